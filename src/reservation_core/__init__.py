@@ -1,0 +1,30 @@
+"""reservation_core: reservations on scheduled programs with a fixed capacity.
+
+Never overbooks, never loses a seat, never refunds twice, under any concurrency, on the
+in-memory store or the database a backend already runs (SQLite, PostgreSQL, MariaDB/MySQL).
+
+Example:
+    >>> from reservation_core import ReservationService
+    >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+    >>> store = InMemoryStore()
+    >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
+    >>> service.create_schedule("tour-42", capacity=2).capacity
+    2
+"""
+
+from reservation_core.domain import Reservation, ReservationStatus, Schedule
+from reservation_core.errors import HTTP_STATUS, BusinessException, ErrorCode
+from reservation_core.service import ReservationService
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "HTTP_STATUS",
+    "BusinessException",
+    "ErrorCode",
+    "Reservation",
+    "ReservationService",
+    "ReservationStatus",
+    "Schedule",
+    "__version__",
+]

@@ -1,0 +1,54 @@
+"""Argument checks shared by the service's use cases (private)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from reservation_core.errors import BusinessException, ErrorCode
+
+MAX_ID_LENGTH = 64
+MAX_COUNT = 2**31 - 1  # the largest value a 32-bit INTEGER column stores on every backend
+
+# C0 and C1 control characters, DEL, and lone surrogates (not encodable as UTF-8).
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _invalid(field: str, reason: str, value: Any) -> BusinessException:
+    shown = value if isinstance(value, int | str | None) else type(value).__name__
+    if isinstance(shown, str) and len(shown) > 80:
+        shown = shown[:80] + "..."
+    return BusinessException(
+        ErrorCode.VALIDATION_ERROR,
+        f"{field}: {reason}",
+        details={"field": field, "reason": reason, "value": shown},
+    )
+
+
+def check_id(field: str, value: object) -> str:
+    """``value`` if it is a valid identifier, else ``VALIDATION_ERROR`` naming ``field``."""
+    if type(value) is not str:
+        raise _invalid(field, "must be a string", value)
+    if not value:
+        raise _invalid(field, "must not be empty", value)
+    if len(value) > MAX_ID_LENGTH:
+        raise _invalid(field, f"must be at most {MAX_ID_LENGTH} characters", value)
+    if _FORBIDDEN.search(value):
+        raise _invalid(field, "must not contain control characters or lone surrogates", value)
+    return value
+
+
+def check_optional_id(field: str, value: object) -> str | None:
+    """Like :func:`check_id`, but ``None`` passes."""
+    return None if value is None else check_id(field, value)
+
+
+def check_count(field: str, value: object, *, minimum: int) -> int:
+    """``value`` if it is an ``int`` (not ``bool``) in ``minimum..2**31-1``."""
+    if type(value) is not int:
+        raise _invalid(field, "must be an integer", value)
+    if value < minimum:
+        raise _invalid(field, f"must be at least {minimum}", value)
+    if value > MAX_COUNT:
+        raise _invalid(field, f"must be at most {MAX_COUNT}", value)
+    return value

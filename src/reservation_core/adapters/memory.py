@@ -1,0 +1,221 @@
+"""An in-memory store with the same guarantees as the database adapters.
+
+A unit of work holds the store's lock from ``__enter__`` to ``__exit__``, so every unit of
+work is serializable by construction. Writes go straight to the store and are journalled;
+rollback replays the journal backwards, so it costs what the unit of work changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, MutableMapping
+from datetime import datetime
+from typing import Self, TypeVar
+
+from reservation_core.domain import Reservation, ReservationStatus, Schedule
+from reservation_core.ports import (
+    AbstractUnitOfWork,
+    DuplicateReservationError,
+    IdempotencyKeyTaken,
+    IdempotencyRecord,
+)
+
+__all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class InMemoryStore:
+    """The data of the in-memory backend; share one store between units of work.
+
+    Safe to use from many threads. Nothing is persisted.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.schedules: dict[str, Schedule] = {}
+        self.reservations: dict[str, Reservation] = {}
+        #: The duplicate guard, like a unique index: (schedule, user) -> CONFIRMED reservation id.
+        self.confirmed: dict[tuple[str, str], str] = {}
+        self.idempotency_keys: dict[tuple[str, str], IdempotencyRecord] = {}
+
+
+class _Journal:
+    """Undo records for one unit of work."""
+
+    def __init__(self) -> None:
+        self._undo: list[Callable[[], None]] = []
+
+    def put(self, table: MutableMapping[K, V], key: K, value: V) -> None:
+        self._remember(table, key)
+        table[key] = value
+
+    def pop(self, table: MutableMapping[K, V], key: K) -> None:
+        self._remember(table, key)
+        table.pop(key, None)
+
+    def _remember(self, table: MutableMapping[K, V], key: K) -> None:
+        if key in table:
+            old = table[key]
+            self._undo.append(lambda: table.__setitem__(key, old))
+        else:
+            self._undo.append(lambda: _discard(table, key))
+
+    def undo(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def forget(self) -> None:
+        self._undo.clear()
+
+
+def _discard(table: MutableMapping[K, V], key: K) -> None:
+    table.pop(key, None)
+
+
+class _Schedules:
+    def __init__(self, store: InMemoryStore, journal: _Journal) -> None:
+        self._store, self._journal = store, journal
+
+    def add(self, schedule: Schedule) -> bool:
+        if schedule.id in self._store.schedules:
+            return False
+        self._journal.put(self._store.schedules, schedule.id, schedule)
+        return True
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        return self._store.schedules.get(schedule_id)
+
+    def set_capacity(self, schedule_id: str, capacity: int) -> bool:
+        schedule = self._store.schedules.get(schedule_id)
+        if schedule is None or schedule.reserved > capacity:
+            return False
+        self._put(dataclasses.replace(schedule, capacity=capacity))
+        return True
+
+    def release_seats(self, schedule_id: str, quantity: int) -> None:
+        schedule = self._store.schedules[schedule_id]
+        self._put(dataclasses.replace(schedule, reserved=schedule.reserved - quantity))
+
+    def take_seats(self, schedule_id: str, quantity: int) -> bool:
+        schedule = self._store.schedules.get(schedule_id)
+        if schedule is None or schedule.remaining < quantity:
+            return False
+        self._put(dataclasses.replace(schedule, reserved=schedule.reserved + quantity))
+        return True
+
+    def _put(self, schedule: Schedule) -> None:
+        self._journal.put(self._store.schedules, schedule.id, schedule)
+
+
+class _Reservations:
+    def __init__(self, store: InMemoryStore, journal: _Journal, schedules: _Schedules) -> None:
+        self._store, self._journal, self._schedules = store, journal, schedules
+
+    def add(self, reservation: Reservation) -> bool:
+        if not self._schedules.take_seats(reservation.schedule_id, reservation.quantity):
+            return False
+        slot = (reservation.schedule_id, reservation.user_id)
+        if slot in self._store.confirmed:
+            raise DuplicateReservationError(slot)
+        self._journal.put(self._store.confirmed, slot, reservation.id)
+        self._journal.put(self._store.reservations, reservation.id, reservation)
+        return True
+
+    def get(self, reservation_id: str) -> Reservation | None:
+        return self._store.reservations.get(reservation_id)
+
+    def find_confirmed(self, schedule_id: str, user_id: str) -> Reservation | None:
+        reservation_id = self._store.confirmed.get((schedule_id, user_id))
+        return None if reservation_id is None else self._store.reservations[reservation_id]
+
+    def try_transition(
+        self,
+        reservation_id: str,
+        from_status: ReservationStatus,
+        to_status: ReservationStatus,
+        at: datetime,
+    ) -> bool:
+        current = self._store.reservations.get(reservation_id)
+        if current is None or current.status is not from_status:
+            return False
+        moved = dataclasses.replace(current, status=to_status, updated_at=at)
+        self._journal.put(self._store.reservations, reservation_id, moved)
+        slot = (current.schedule_id, current.user_id)
+        if from_status is ReservationStatus.CONFIRMED:
+            self._journal.pop(self._store.confirmed, slot)
+        if to_status is ReservationStatus.CONFIRMED:
+            self._journal.put(self._store.confirmed, slot, reservation_id)
+        return True
+
+
+class _IdempotencyKeys:
+    def __init__(self, store: InMemoryStore, journal: _Journal) -> None:
+        self._store, self._journal = store, journal
+
+    def get(self, user_id: str, key: str) -> IdempotencyRecord | None:
+        return self._store.idempotency_keys.get((user_id, key))
+
+    def add(self, record: IdempotencyRecord) -> None:
+        slot = (record.user_id, record.key)
+        if slot in self._store.idempotency_keys:
+            raise IdempotencyKeyTaken(slot)
+        self._journal.put(self._store.idempotency_keys, slot, record)
+
+    def delete(self, user_id: str, key: str) -> None:
+        self._journal.pop(self._store.idempotency_keys, (user_id, key))
+
+    def purge(self, created_before: datetime) -> int:
+        expired = [
+            slot
+            for slot, record in self._store.idempotency_keys.items()
+            if record.created_at < created_before
+        ]
+        for slot in expired:
+            self._journal.pop(self._store.idempotency_keys, slot)
+        return len(expired)
+
+
+class InMemoryUnitOfWork(AbstractUnitOfWork):
+    """A unit of work over an :class:`InMemoryStore`.
+
+    Holds the store's lock while open; use one per use case, as the service does.
+
+    Example:
+        >>> store = InMemoryStore()
+        >>> with InMemoryUnitOfWork(store) as uow:
+        ...     _ = uow.schedules.add(Schedule("s1", capacity=3, reserved=0))
+        ...     # no commit: leaving the block rolls back
+        >>> store.schedules
+        {}
+    """
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._journal = _Journal()
+        self._open = False
+        schedules = _Schedules(store, self._journal)
+        self.schedules = schedules
+        self.reservations = _Reservations(store, self._journal, schedules)
+        self.idempotency_keys = _IdempotencyKeys(store, self._journal)
+
+    def __enter__(self) -> Self:
+        self._store.lock.acquire()
+        self._open = True
+        return super().__enter__()
+
+    def commit(self) -> None:
+        """Keep the changes made so far."""
+        self._journal.forget()
+
+    def rollback(self) -> None:
+        """Undo the changes since the last commit."""
+        self._journal.undo()
+
+    def close(self) -> None:
+        """Release the store's lock."""
+        if self._open:
+            self._open = False
+            self._store.lock.release()

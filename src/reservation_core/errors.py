@@ -1,0 +1,116 @@
+"""The error contract: every failure a caller can meet is a :class:`BusinessException`.
+
+A web layer maps :attr:`BusinessException.http_status` (or :data:`HTTP_STATUS`) to its
+response and serialises :meth:`BusinessException.to_dict` as the body.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["HTTP_STATUS", "BusinessException", "ErrorCode"]
+
+
+class ErrorCode(enum.StrEnum):
+    """Every business error code; ``str(code)`` is the code's name."""
+
+    CAPACITY_EXCEEDED = "CAPACITY_EXCEEDED"
+    RESERVATION_ALREADY_CANCELLED = "RESERVATION_ALREADY_CANCELLED"
+    ALREADY_REFUNDED = "ALREADY_REFUNDED"
+    INVALID_STATE_TRANSITION = "INVALID_STATE_TRANSITION"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    SCHEDULE_NOT_FOUND = "SCHEDULE_NOT_FOUND"
+    RESERVATION_NOT_FOUND = "RESERVATION_NOT_FOUND"
+    SCHEDULE_ALREADY_EXISTS = "SCHEDULE_ALREADY_EXISTS"
+    CAPACITY_BELOW_RESERVED = "CAPACITY_BELOW_RESERVED"
+    DUPLICATE_RESERVATION = "DUPLICATE_RESERVATION"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    CONCURRENCY_CONFLICT = "CONCURRENCY_CONFLICT"
+    STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+
+
+#: The HTTP status a web layer should answer for each code (read-only).
+HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
+    {
+        ErrorCode.CAPACITY_EXCEEDED: 400,
+        ErrorCode.RESERVATION_ALREADY_CANCELLED: 400,
+        ErrorCode.ALREADY_REFUNDED: 400,
+        ErrorCode.INVALID_STATE_TRANSITION: 409,
+        ErrorCode.VALIDATION_ERROR: 422,
+        ErrorCode.SCHEDULE_NOT_FOUND: 404,
+        ErrorCode.RESERVATION_NOT_FOUND: 404,
+        ErrorCode.SCHEDULE_ALREADY_EXISTS: 409,
+        ErrorCode.CAPACITY_BELOW_RESERVED: 409,
+        ErrorCode.DUPLICATE_RESERVATION: 409,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+        ErrorCode.CONCURRENCY_CONFLICT: 409,
+        ErrorCode.STORAGE_UNAVAILABLE: 503,
+    }
+)
+
+_DEFAULT_MESSAGES: Mapping[ErrorCode, str] = MappingProxyType(
+    {
+        ErrorCode.CAPACITY_EXCEEDED: "Not enough seats remain on this schedule.",
+        ErrorCode.RESERVATION_ALREADY_CANCELLED: "The reservation is already cancelled.",
+        ErrorCode.ALREADY_REFUNDED: "The reservation is already refunded.",
+        ErrorCode.INVALID_STATE_TRANSITION: "The reservation cannot move to that state.",
+        ErrorCode.VALIDATION_ERROR: "An argument is invalid.",
+        ErrorCode.SCHEDULE_NOT_FOUND: "No such schedule.",
+        ErrorCode.RESERVATION_NOT_FOUND: "No such reservation.",
+        ErrorCode.SCHEDULE_ALREADY_EXISTS: "A schedule with this id already exists.",
+        ErrorCode.CAPACITY_BELOW_RESERVED: "The capacity would fall below the seats reserved.",
+        ErrorCode.DUPLICATE_RESERVATION: "The user already holds a reservation on this schedule.",
+        ErrorCode.IDEMPOTENCY_KEY_REUSED: "The idempotency key was used for a different request.",
+        ErrorCode.CONCURRENCY_CONFLICT: "Concurrent updates conflicted; try again.",
+        ErrorCode.STORAGE_UNAVAILABLE: "The storage is unavailable; nothing was written.",
+    }
+)
+
+
+class BusinessException(Exception):
+    """A failure of a use case, identified by an :class:`ErrorCode`.
+
+    Args:
+        code: the error code (an :class:`ErrorCode` or its name).
+        message: a human-readable message; defaults to the code's standard message.
+        details: machine-readable context (for example ``{"field": "quantity"}``).
+        http_status: overrides the status from :data:`HTTP_STATUS`.
+
+    Example:
+        >>> err = BusinessException("CAPACITY_EXCEEDED", details={"requested": 2, "remaining": 1})
+        >>> err.to_dict()["code"], err.http_status
+        ('CAPACITY_EXCEEDED', 400)
+    """
+
+    code: ErrorCode
+    message: str
+    details: dict[str, Any]
+    http_status: int
+
+    def __init__(
+        self,
+        code: ErrorCode | str,
+        message: str | None = None,
+        *,
+        details: Mapping[str, Any] | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.code = ErrorCode(code)
+        self.message = message if message is not None else _DEFAULT_MESSAGES[self.code]
+        self.details = dict(details) if details is not None else {}
+        self.http_status = http_status if http_status is not None else HTTP_STATUS[self.code]
+        super().__init__(f"{self.code}: {self.message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response body: exactly ``{"code", "message", "details"}``."""
+        return {"code": str(self.code), "message": self.message, "details": dict(self.details)}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keeps the exception picklable (multiprocessing, task queues) despite keyword args.
+        return (type(self), (self.code, self.message), self.__dict__.copy())
+
+    def __repr__(self) -> str:
+        return f"BusinessException({str(self.code)!r}, {self.message!r}, details={self.details!r})"

@@ -1,0 +1,167 @@
+"""What the service needs from storage: a unit of work and three repositories.
+
+Adapter authors implement these; callers of the library never need them. Every
+check-and-write the service relies on is a single repository call, so that a SQL adapter
+can make it one conditional statement under the row lock (no load-mutate-save round trip):
+
+* :meth:`ReservationRepository.add` takes the seats *and* records the reservation,
+  atomically, or does neither;
+* :meth:`ReservationRepository.try_transition` is a compare-and-set on the status;
+* :meth:`ScheduleRepository.set_capacity` refuses, atomically, a capacity under ``reserved``.
+
+Lock order: every write path touches the schedule row before any reservation row
+(``add`` does so internally, cancel/refund call :meth:`ScheduleRepository.release_seats`
+before :meth:`ReservationRepository.try_transition`), so use cases cannot deadlock each other.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from reservation_core.domain import Reservation, ReservationStatus, Schedule
+
+__all__ = [
+    "AbstractUnitOfWork",
+    "ConnectionLost",
+    "DuplicateReservationError",
+    "IdempotencyKeyRepository",
+    "IdempotencyKeyTaken",
+    "IdempotencyRecord",
+    "ReservationRepository",
+    "ScheduleRepository",
+    "TransientConflict",
+]
+
+
+class TransientConflict(Exception):
+    """A conflict that a fresh attempt may not meet; the service retries the use case.
+
+    Deadlocks, serialization failures, lock timeouts, a busy SQLite file.
+    """
+
+
+class IdempotencyKeyTaken(TransientConflict):
+    """Another transaction stored the same (user, idempotency key) first: retrying reads it."""
+
+
+class ConnectionLost(Exception):
+    """The connection failed before anything was committed; a fresh attempt may succeed."""
+
+
+class DuplicateReservationError(Exception):
+    """The user already holds a ``CONFIRMED`` reservation on the schedule.
+
+    The transaction may be unusable afterwards: the service rolls back before reading more.
+    """
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What an idempotency key stands for: the request's fingerprint and its reservation."""
+
+    user_id: str
+    key: str
+    fingerprint: str
+    reservation_id: str
+    created_at: datetime
+
+
+class ScheduleRepository(Protocol):
+    """Schedules, seen through the current unit of work."""
+
+    def add(self, schedule: Schedule) -> bool:
+        """Store a new schedule; ``False`` (and nothing stored) if the id exists."""
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        """The schedule as committed (or as this unit of work changed it), or ``None``."""
+
+    def set_capacity(self, schedule_id: str, capacity: int) -> bool:
+        """Set the capacity if the schedule exists and ``reserved <= capacity``, atomically."""
+
+    def release_seats(self, schedule_id: str, quantity: int) -> None:
+        """Return ``quantity`` seats; locks the schedule row until the unit of work ends."""
+
+
+class ReservationRepository(Protocol):
+    """Reservations, seen through the current unit of work."""
+
+    def add(self, reservation: Reservation) -> bool:
+        """Take ``reservation.quantity`` seats and store the reservation, atomically.
+
+        Returns ``False``, having changed nothing, when the schedule does not exist or has
+        fewer seats left. Raises :class:`DuplicateReservationError` when the user already
+        holds a ``CONFIRMED`` reservation on the schedule.
+        """
+
+    def get(self, reservation_id: str) -> Reservation | None:
+        """The reservation, or ``None``."""
+
+    def find_confirmed(self, schedule_id: str, user_id: str) -> Reservation | None:
+        """The user's ``CONFIRMED`` reservation on the schedule, if any."""
+
+    def try_transition(
+        self,
+        reservation_id: str,
+        from_status: ReservationStatus,
+        to_status: ReservationStatus,
+        at: datetime,
+    ) -> bool:
+        """Compare-and-set the status; ``False`` if it was not ``from_status``."""
+
+
+class IdempotencyKeyRepository(Protocol):
+    """Stored idempotency keys, unique per (user_id, key)."""
+
+    def get(self, user_id: str, key: str) -> IdempotencyRecord | None:
+        """The record for the key, expired or not, or ``None``."""
+
+    def add(self, record: IdempotencyRecord) -> None:
+        """Store the record; raises :class:`IdempotencyKeyTaken` if the key exists."""
+
+    def delete(self, user_id: str, key: str) -> None:
+        """Forget the key (used to replace an expired record)."""
+
+    def purge(self, created_before: datetime) -> int:
+        """Delete records created before the instant; returns how many."""
+
+
+class AbstractUnitOfWork(abc.ABC):
+    """One transaction over the repositories, used as a context manager.
+
+    Leaving the ``with`` block rolls back whatever was not committed, so forgetting to
+    commit, or an exception, writes nothing. After :meth:`rollback` the unit of work may
+    go on in a new transaction.
+    """
+
+    schedules: ScheduleRepository
+    reservations: ReservationRepository
+    idempotency_keys: IdempotencyKeyRepository
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.close()
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make the work durable."""
+
+    @abc.abstractmethod
+    def rollback(self) -> None:
+        """Discard the work since the last commit (a no-op when there is none)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most adapters need nothing here
+        """Release what the unit of work holds (a connection, a lock)."""

@@ -1,0 +1,366 @@
+"""ReservationService: the use cases, each one unit of work, retried on transient conflicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from reservation_core._validation import check_count, check_id, check_optional_id
+from reservation_core.domain import (
+    Action,
+    Reservation,
+    ReservationStatus,
+    Schedule,
+    transition_target,
+)
+from reservation_core.errors import BusinessException, ErrorCode
+from reservation_core.ports import (
+    AbstractUnitOfWork,
+    ConnectionLost,
+    DuplicateReservationError,
+    IdempotencyRecord,
+    TransientConflict,
+)
+
+__all__ = ["ReservationService"]
+
+T = TypeVar("T")
+UnitOfWorkFactory = Callable[[], AbstractUnitOfWork]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fingerprint(schedule_id: str, quantity: int) -> str:
+    return hashlib.sha256(f"{schedule_id}\x00{quantity}".encode()).hexdigest()
+
+
+class ReservationService:
+    """The reservation use cases over a unit of work; one instance serves all threads.
+
+    Args:
+        uow_factory: a zero-argument callable returning a fresh unit of work, for example
+            ``lambda: SqlAlchemyUnitOfWork(engine)``.
+        clock: returns the current time as a timezone-aware UTC ``datetime``.
+        max_attempts: how many times a use case runs before a transient conflict becomes
+            ``CONCURRENCY_CONFLICT`` (or a lost connection ``STORAGE_UNAVAILABLE``).
+        retry_backoff: the base of the jittered exponential backoff between attempts, in seconds.
+        idempotency_ttl: how long an idempotency key is remembered.
+
+    Every method raises :class:`~reservation_core.BusinessException` and nothing else.
+
+    Example:
+        >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+        >>> store = InMemoryStore()
+        >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
+        >>> service.create_schedule("yoga-monday", capacity=10).remaining
+        10
+        >>> service.create_reservation("yoga-monday", "alice", quantity=2).status
+        <ReservationStatus.CONFIRMED: 'CONFIRMED'>
+    """
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        max_attempts: int = 10,
+        retry_backoff: float = 0.002,
+        idempotency_ttl: timedelta = timedelta(hours=24),
+    ) -> None:
+        if not callable(uow_factory):
+            raise TypeError("uow_factory must be a zero-argument callable")
+        if type(max_attempts) is not int or max_attempts < 1:
+            raise ValueError("max_attempts must be a positive int")
+        if retry_backoff < 0:
+            raise ValueError("retry_backoff must not be negative")
+        if idempotency_ttl <= timedelta(0):
+            raise ValueError("idempotency_ttl must be positive")
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._retry_backoff = retry_backoff
+        self._idempotency_ttl = idempotency_ttl
+
+    # -- schedules -------------------------------------------------------------------------
+
+    def create_schedule(self, schedule_id: str, capacity: int) -> Schedule:
+        """Create a schedule with ``capacity`` seats, none reserved.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``SCHEDULE_ALREADY_EXISTS``.
+        """
+        schedule = Schedule(
+            id=check_id("schedule_id", schedule_id),
+            capacity=check_count("capacity", capacity, minimum=0),
+            reserved=0,
+        )
+
+        def use_case(uow: AbstractUnitOfWork) -> Schedule:
+            if not uow.schedules.add(schedule):
+                raise BusinessException(
+                    ErrorCode.SCHEDULE_ALREADY_EXISTS, details={"schedule_id": schedule.id}
+                )
+            uow.commit()
+            return schedule
+
+        return self._run(use_case)
+
+    def get_schedule(self, schedule_id: str) -> Schedule:
+        """The schedule as it is now.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``SCHEDULE_NOT_FOUND``.
+        """
+        check_id("schedule_id", schedule_id)
+        return self._run(lambda uow: self._existing_schedule(uow, schedule_id))
+
+    def change_capacity(self, schedule_id: str, capacity: int) -> Schedule:
+        """Set a schedule's capacity; it may not fall below the seats already reserved.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``SCHEDULE_NOT_FOUND``,
+                ``CAPACITY_BELOW_RESERVED``.
+        """
+        check_id("schedule_id", schedule_id)
+        check_count("capacity", capacity, minimum=0)
+
+        def use_case(uow: AbstractUnitOfWork) -> Schedule:
+            changed = uow.schedules.set_capacity(schedule_id, capacity)
+            schedule = self._existing_schedule(uow, schedule_id)
+            if not changed:
+                raise BusinessException(
+                    ErrorCode.CAPACITY_BELOW_RESERVED,
+                    details={"capacity": capacity, "reserved": schedule.reserved},
+                )
+            uow.commit()
+            return schedule
+
+        return self._run(use_case)
+
+    # -- reservations ----------------------------------------------------------------------
+
+    def create_reservation(
+        self,
+        schedule_id: str,
+        user_id: str,
+        *,
+        quantity: int = 1,
+        idempotency_key: str | None = None,
+    ) -> Reservation:
+        """Reserve ``quantity`` seats of a schedule for a user; the result is ``CONFIRMED``.
+
+        With an ``idempotency_key``, repeating the same request (same user, schedule and
+        quantity) returns the reservation the first one made, as it is now, and takes no
+        further seat; a concurrent repeat waits for the first and does the same.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``SCHEDULE_NOT_FOUND``,
+                ``IDEMPOTENCY_KEY_REUSED`` (the key was used for another request),
+                ``DUPLICATE_RESERVATION`` (the user holds a confirmed one; details name it),
+                ``CAPACITY_EXCEEDED`` (details: requested, remaining).
+        """
+        check_id("schedule_id", schedule_id)
+        check_id("user_id", user_id)
+        check_count("quantity", quantity, minimum=1)
+        check_optional_id("idempotency_key", idempotency_key)
+        fingerprint = _fingerprint(schedule_id, quantity)
+
+        def use_case(uow: AbstractUnitOfWork) -> Reservation:
+            now = self._now()
+            reservation = Reservation(
+                id=str(uuid.uuid4()),
+                schedule_id=schedule_id,
+                user_id=user_id,
+                quantity=quantity,
+                status=ReservationStatus.CONFIRMED,
+                created_at=now,
+                updated_at=now,
+            )
+            if idempotency_key is not None:
+                replayed = self._replay(uow, user_id, idempotency_key, fingerprint, schedule_id)
+                if replayed is not None:
+                    return replayed
+                # Stored before the seats are taken: a concurrent request with the same key
+                # waits here, on the key, without holding the schedule's row lock.
+                uow.idempotency_keys.add(
+                    IdempotencyRecord(user_id, idempotency_key, fingerprint, reservation.id, now)
+                )
+            try:
+                booked = uow.reservations.add(reservation)
+            except DuplicateReservationError:
+                uow.rollback()
+                raise self._duplicate(uow, schedule_id, user_id) from None
+            if not booked:
+                raise self._refusal(uow, schedule_id, user_id, quantity)
+            uow.commit()
+            return reservation
+
+        return self._run(use_case)
+
+    def cancel_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:
+        """Cancel a ``CONFIRMED`` reservation; its seats return to the schedule.
+
+        ``user_id``, when given, must own the reservation.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``RESERVATION_NOT_FOUND``,
+                ``RESERVATION_ALREADY_CANCELLED``, ``INVALID_STATE_TRANSITION`` (refunded).
+        """
+        return self._move(Action.CANCEL, reservation_id, user_id)
+
+    def refund_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:
+        """Refund a ``CONFIRMED`` reservation; its seats return to the schedule.
+
+        ``user_id``, when given, must own the reservation.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``RESERVATION_NOT_FOUND``,
+                ``ALREADY_REFUNDED``, ``INVALID_STATE_TRANSITION`` (cancelled).
+        """
+        return self._move(Action.REFUND, reservation_id, user_id)
+
+    def get_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:
+        """The reservation as it is now; ``user_id``, when given, must own it.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``RESERVATION_NOT_FOUND``.
+        """
+        check_id("reservation_id", reservation_id)
+        check_optional_id("user_id", user_id)
+        return self._run(lambda uow: self._owned_reservation(uow, reservation_id, user_id))
+
+    def purge_expired_idempotency_keys(self) -> int:
+        """Delete idempotency keys older than the TTL; returns how many were deleted."""
+
+        def use_case(uow: AbstractUnitOfWork) -> int:
+            count = uow.idempotency_keys.purge(self._now() - self._idempotency_ttl)
+            uow.commit()
+            return count
+
+        return self._run(use_case)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _move(self, action: Action, reservation_id: str, user_id: str | None) -> Reservation:
+        check_id("reservation_id", reservation_id)
+        check_optional_id("user_id", user_id)
+
+        def use_case(uow: AbstractUnitOfWork) -> Reservation:
+            current = self._owned_reservation(uow, reservation_id, user_id)
+            target = transition_target(action, current.status)
+            now = self._now()
+            # Schedule row first (lock order), then the compare-and-set on the reservation.
+            uow.schedules.release_seats(current.schedule_id, current.quantity)
+            if not uow.reservations.try_transition(
+                reservation_id, ReservationStatus.CONFIRMED, target, now
+            ):
+                # Another request moved it first; report the state it is in now.
+                uow.rollback()
+                transition_target(action, self._owned_reservation(uow, reservation_id, None).status)
+                raise TransientConflict("status changed under a held schedule lock")
+            uow.commit()
+            return dataclasses.replace(current, status=target, updated_at=now)
+
+        return self._run(use_case)
+
+    def _replay(
+        self,
+        uow: AbstractUnitOfWork,
+        user_id: str,
+        key: str,
+        fingerprint: str,
+        schedule_id: str,
+    ) -> Reservation | None:
+        record = uow.idempotency_keys.get(user_id, key)
+        if record is None:
+            return None
+        if record.created_at <= self._now() - self._idempotency_ttl:
+            uow.idempotency_keys.delete(user_id, key)
+            return None
+        if record.fingerprint != fingerprint:
+            self._existing_schedule(uow, schedule_id)  # "not found" outranks key reuse
+            raise BusinessException(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED, details={"idempotency_key": key}
+            )
+        reservation = uow.reservations.get(record.reservation_id)
+        if reservation is None:  # pragma: no cover - the key and reservation commit together
+            raise TransientConflict("idempotency key without its reservation")
+        return reservation
+
+    def _duplicate(
+        self, uow: AbstractUnitOfWork, schedule_id: str, user_id: str
+    ) -> BusinessException:
+        existing = uow.reservations.find_confirmed(schedule_id, user_id)
+        if existing is None:  # it was cancelled since: a fresh attempt may succeed
+            raise TransientConflict("duplicate reservation vanished")
+        return BusinessException(
+            ErrorCode.DUPLICATE_RESERVATION, details={"reservation_id": existing.id}
+        )
+
+    def _refusal(
+        self, uow: AbstractUnitOfWork, schedule_id: str, user_id: str, quantity: int
+    ) -> BusinessException:
+        schedule = self._existing_schedule(uow, schedule_id)
+        existing = uow.reservations.find_confirmed(schedule_id, user_id)
+        if existing is not None:  # "duplicate" outranks "capacity"
+            return BusinessException(
+                ErrorCode.DUPLICATE_RESERVATION, details={"reservation_id": existing.id}
+            )
+        return BusinessException(
+            ErrorCode.CAPACITY_EXCEEDED,
+            details={"requested": quantity, "remaining": schedule.remaining},
+        )
+
+    @staticmethod
+    def _existing_schedule(uow: AbstractUnitOfWork, schedule_id: str) -> Schedule:
+        schedule = uow.schedules.get(schedule_id)
+        if schedule is None:
+            raise BusinessException(
+                ErrorCode.SCHEDULE_NOT_FOUND, details={"schedule_id": schedule_id}
+            )
+        return schedule
+
+    @staticmethod
+    def _owned_reservation(
+        uow: AbstractUnitOfWork, reservation_id: str, user_id: str | None
+    ) -> Reservation:
+        reservation = uow.reservations.get(reservation_id)
+        if reservation is None or (user_id is not None and reservation.user_id != user_id):
+            raise BusinessException(
+                ErrorCode.RESERVATION_NOT_FOUND, details={"reservation_id": reservation_id}
+            )
+        return reservation
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("the clock must return a timezone-aware datetime")
+        return now.astimezone(UTC)
+
+    def _run(self, use_case: Callable[[AbstractUnitOfWork], T]) -> T:
+        """Run ``use_case`` in a fresh unit of work, again on transient failures."""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                with self._uow_factory() as uow:
+                    return use_case(uow)
+            except TransientConflict as exc:
+                if attempt == self._max_attempts:
+                    raise BusinessException(
+                        ErrorCode.CONCURRENCY_CONFLICT, details={"attempts": attempt}
+                    ) from exc
+            except ConnectionLost as exc:
+                if attempt == self._max_attempts:
+                    raise BusinessException(
+                        ErrorCode.STORAGE_UNAVAILABLE, details={"attempts": attempt}
+                    ) from exc
+            # Full jitter keeps retrying clients from colliding again in lockstep.
+            time.sleep(random.uniform(0, self._retry_backoff * 2 ** min(attempt, 6)))
+        raise AssertionError("unreachable")  # pragma: no cover

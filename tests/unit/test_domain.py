@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from reservation_core import BusinessException, ErrorCode, Reservation, ReservationStatus, Schedule
+from reservation_core.domain import TRANSITIONS, Action, transition_target
+
+C, X, R = ReservationStatus.CONFIRMED, ReservationStatus.CANCELLED, ReservationStatus.REFUNDED
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "expected"),
+    [
+        (Action.CANCEL, C, X),
+        (Action.CANCEL, X, ErrorCode.RESERVATION_ALREADY_CANCELLED),
+        (Action.CANCEL, R, ErrorCode.INVALID_STATE_TRANSITION),
+        (Action.REFUND, C, R),
+        (Action.REFUND, R, ErrorCode.ALREADY_REFUNDED),
+        (Action.REFUND, X, ErrorCode.INVALID_STATE_TRANSITION),
+    ],
+)
+def test_transition_table(action: Action, status: ReservationStatus, expected: object) -> None:
+    assert TRANSITIONS[action][status] == expected
+    if isinstance(expected, ReservationStatus):
+        assert transition_target(action, status) is expected
+    else:
+        with pytest.raises(BusinessException) as info:
+            transition_target(action, status)
+        assert info.value.code == expected
+
+
+def test_table_is_complete_and_read_only() -> None:
+    for action in Action:
+        assert set(TRANSITIONS[action]) == set(ReservationStatus)
+    with pytest.raises(TypeError):
+        TRANSITIONS[Action.CANCEL][X] = C  # type: ignore[index]
+
+
+def test_values_are_frozen() -> None:
+    schedule = Schedule("s", capacity=5, reserved=2)
+    assert schedule.remaining == 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        schedule.reserved = 0  # type: ignore[misc]
+    now = datetime.now(UTC)
+    reservation = Reservation("r", "s", "u", 1, C, now, now)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        reservation.status = R  # type: ignore[misc]
+    assert str(ReservationStatus.CONFIRMED) == "CONFIRMED"
