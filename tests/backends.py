@@ -6,8 +6,15 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Engine, and_, bindparam, func, select
+
 from reservation_core import ReservationService
 from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from reservation_core.adapters.sqlalchemy import (
+    SqlAlchemyUnitOfWork,
+    reservations,
+    schedules,
+)
 from reservation_core.domain import ReservationStatus
 from reservation_core.ports import AbstractUnitOfWork
 
@@ -31,7 +38,6 @@ class Backend:
     name: str
     make_uow: Callable[[], AbstractUnitOfWork]
     tally: Callable[[str], Tally]
-    threads_share_pool: int = 100  # how many connections the race tests may hold at once
 
     def service(self, **options: Any) -> ReservationService:
         options.setdefault("retry_backoff", 0.001)
@@ -58,3 +64,27 @@ def memory_backend() -> Backend:
         )
 
     return Backend("memory", lambda: InMemoryUnitOfWork(store), tally)
+
+
+def sql_backend(name: str, engine: Engine) -> Backend:
+    """A backend on ``engine``, whose database has the ``rc_`` tables."""
+    s, r = schedules.c, reservations.c
+    confirmed = and_(r.schedule_id == s.id, r.status == "CONFIRMED")
+    query = (
+        select(
+            s.capacity,
+            s.reserved,
+            func.coalesce(func.sum(r.quantity), 0),
+            func.count(r.id),
+        )
+        .select_from(schedules.outerjoin(reservations, confirmed))
+        .where(s.id == bindparam("sid"))
+        .group_by(s.id, s.capacity, s.reserved)
+    )
+
+    def tally(schedule_id: str) -> Tally:
+        with engine.connect() as connection:
+            row = connection.execute(query, {"sid": schedule_id}).one()
+        return Tally(*(int(value) for value in row))
+
+    return Backend(name, lambda: SqlAlchemyUnitOfWork(engine), tally)

@@ -4,21 +4,53 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from tests.backends import Backend, memory_backend
+from reservation_core.adapters.sqlalchemy import metadata
+from tests.backends import Backend, memory_backend, sql_backend
+from tests.databases import database_url, make_engine
 
-BACKEND_NAMES = ["memory"]
+BACKEND_NAMES = ["memory", "sqlite", "postgresql", "mariadb"]
+
+
+def _fresh_schema(engine: Engine) -> Engine:
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "reservations.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    yield _fresh_schema(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine() -> Iterator[Engine]:
+    engine = make_engine(database_url("postgresql"))
+    yield _fresh_schema(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_engine() -> Iterator[Engine]:
+    engine = make_engine(database_url("mariadb"))
+    yield _fresh_schema(engine)
+    engine.dispose()
 
 
 @pytest.fixture(params=BACKEND_NAMES)
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+def backend(request: pytest.FixtureRequest) -> Backend:
     """Each backend in turn; every test using it runs once per backend."""
-    if request.param == "memory":
-        yield memory_backend()
-        return
-    raise AssertionError(request.param)
+    name: str = request.param
+    if name == "memory":
+        return memory_backend()
+    return sql_backend(name, request.getfixturevalue(f"{name}_engine"))
 
 
 @pytest.fixture

@@ -82,8 +82,12 @@ class ScheduleRepository(Protocol):
     def set_capacity(self, schedule_id: str, capacity: int) -> bool:
         """Set the capacity if the schedule exists and ``reserved <= capacity``, atomically."""
 
-    def release_seats(self, schedule_id: str, quantity: int) -> None:
-        """Return ``quantity`` seats; locks the schedule row until the unit of work ends."""
+    def release_seats(self, schedule_id: str, quantity: int) -> bool:
+        """Return ``quantity`` seats, locking the schedule row until the unit of work ends.
+
+        ``False``, changing nothing, if fewer than ``quantity`` seats are reserved (a
+        concurrent release won, or the stored count drifted).
+        """
 
 
 class ReservationRepository(Protocol):

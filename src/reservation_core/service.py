@@ -257,15 +257,22 @@ class ReservationService:
             current = self._owned_reservation(uow, reservation_id, user_id)
             target = transition_target(action, current.status)
             now = self._now()
-            # Schedule row first (lock order), then the compare-and-set on the reservation.
-            uow.schedules.release_seats(current.schedule_id, current.quantity)
+            # Schedule row first (lock order), then the compare-and-set on the reservation,
+            # which alone decides: a release that a concurrent winner made moot rolls back.
+            released = uow.schedules.release_seats(current.schedule_id, current.quantity)
             if not uow.reservations.try_transition(
                 reservation_id, ReservationStatus.CONFIRMED, target, now
             ):
-                # Another request moved it first; report the state it is in now.
                 uow.rollback()
                 transition_target(action, self._owned_reservation(uow, reservation_id, None).status)
                 raise TransientConflict("status changed under a held schedule lock")
+            if not released:
+                raise BusinessException(
+                    ErrorCode.STORAGE_UNAVAILABLE,
+                    "The schedule's stored seat count is below its confirmed reservations; "
+                    "repair it with an audit.",
+                    details={"reason": "seat_count_drift", "schedule_id": current.schedule_id},
+                )
             uow.commit()
             return dataclasses.replace(current, status=target, updated_at=now)
 

@@ -95,9 +95,12 @@ class _Schedules:
         self._put(dataclasses.replace(schedule, capacity=capacity))
         return True
 
-    def release_seats(self, schedule_id: str, quantity: int) -> None:
+    def release_seats(self, schedule_id: str, quantity: int) -> bool:
         schedule = self._store.schedules[schedule_id]
+        if schedule.reserved < quantity:
+            return False
         self._put(dataclasses.replace(schedule, reserved=schedule.reserved - quantity))
+        return True
 
     def take_seats(self, schedule_id: str, quantity: int) -> bool:
         schedule = self._store.schedules.get(schedule_id)

@@ -1,0 +1,23 @@
+"""The SQLAlchemy adapter: SQLite, PostgreSQL and MariaDB/MySQL through SQLAlchemy Core.
+
+``metadata`` holds the ``rc_`` tables; ``SqlAlchemyUnitOfWork(engine)`` runs a use case's
+transaction on an engine the host creates (none is created at import time).
+
+Example:
+    >>> from sqlalchemy import create_engine
+    >>> from reservation_core import ReservationService
+    >>> from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
+    >>> engine = create_engine("sqlite:///reservations.db")  # doctest: +SKIP
+    >>> metadata.create_all(engine)  # doctest: +SKIP
+    >>> service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))  # doctest: +SKIP
+"""
+
+from reservation_core.adapters.sqlalchemy.tables import (
+    idempotency_keys,
+    metadata,
+    reservations,
+    schedules,
+)
+from reservation_core.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
+
+__all__ = ["SqlAlchemyUnitOfWork", "idempotency_keys", "metadata", "reservations", "schedules"]

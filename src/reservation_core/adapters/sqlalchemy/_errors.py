@@ -1,0 +1,95 @@
+"""Translation of driver errors into what the service understands (private).
+
+Each database names the same trouble differently; :mod:`._dialects` classifies, this
+module decides what each class of trouble becomes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc as sa_exc
+
+from reservation_core.errors import BusinessException, ErrorCode
+from reservation_core.ports import ConnectionLost, TransientConflict
+
+
+class Trouble(enum.Enum):
+    """What a database error means for the use case."""
+
+    TRANSIENT = "transient"  # deadlock, serialization failure, lock timeout, busy file
+    DISCONNECT = "disconnect"  # the connection is gone or could not be made
+    DUPLICATE = "duplicate"  # a unique constraint refused the write
+    INTEGRITY = "integrity"  # another constraint refused the write
+    OTHER = "other"
+
+
+class UniqueViolation(TransientConflict):
+    """A unique constraint refused a write.
+
+    The repositories that expect one (adding a schedule, a reservation, an idempotency
+    key) catch it and answer in domain terms; anywhere else it is retried like a conflict.
+    """
+
+
+#: A dialect's reading of a driver exception (by SQLSTATE, errno or SQLite result code).
+Classifier = Callable[[BaseException | None], "Trouble | None"]
+
+
+def trouble_of(error: sa_exc.DBAPIError, classify: Classifier) -> Trouble:
+    """Classify ``error`` with a dialect's reading of its code."""
+    if error.connection_invalidated:
+        return Trouble.DISCONNECT
+    known = classify(error.orig)
+    if known is not None:
+        return known
+    if isinstance(error, sa_exc.IntegrityError):
+        return Trouble.INTEGRITY
+    return Trouble.OTHER
+
+
+@contextmanager
+def translated(
+    classify: Classifier, *, connecting: bool = False, committing: bool = False
+) -> Iterator[None]:
+    """Turn SQLAlchemy and driver errors raised inside the block into service errors.
+
+    Transient conflicts and lost (or refused) connections become retryable signals; a
+    connection lost *while committing* is ``STORAGE_UNAVAILABLE`` at once, since the
+    commit may or may not have happened and running the use case again could repeat it.
+    """
+    try:
+        yield
+    except sa_exc.DBAPIError as error:
+        trouble = Trouble.DISCONNECT if connecting else trouble_of(error, classify)
+        if trouble is Trouble.TRANSIENT:
+            raise TransientConflict(str(error.orig)) from error
+        if trouble is Trouble.DUPLICATE:
+            raise UniqueViolation(str(error.orig)) from error
+        if trouble is Trouble.DISCONNECT and committing:
+            raise BusinessException(
+                ErrorCode.STORAGE_UNAVAILABLE,
+                "The connection was lost while committing; the outcome is unknown.",
+                details={"outcome": "unknown"},
+            ) from error
+        if trouble is Trouble.DISCONNECT:
+            raise ConnectionLost(str(error.orig)) from error
+        raise BusinessException(
+            ErrorCode.STORAGE_UNAVAILABLE,
+            "The database refused the operation.",
+            details={"reason": type(error.orig).__name__},
+        ) from error
+    except sa_exc.TimeoutError as error:  # no pooled connection came free in time
+        raise BusinessException(
+            ErrorCode.STORAGE_UNAVAILABLE,
+            "No database connection became available in time.",
+            details={"reason": "pool_timeout"},
+        ) from error
+    except sa_exc.SQLAlchemyError as error:
+        raise BusinessException(
+            ErrorCode.STORAGE_UNAVAILABLE,
+            "The database could not be used.",
+            details={"reason": type(error).__name__},
+        ) from error

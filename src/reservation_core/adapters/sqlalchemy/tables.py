@@ -1,0 +1,145 @@
+"""The schema: SQLAlchemy Core tables, every name prefixed ``rc_``.
+
+Create it with ``metadata.create_all(engine)`` or the shipped Alembic branch
+``reservation_core``; both give the same schema (a test diffs them on every backend).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Computed,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = ["idempotency_keys", "metadata", "reservations", "schedules"]
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: The tables of reservation_core; pass to ``create_all`` or to Alembic's ``target_metadata``.
+metadata = MetaData(naming_convention=_NAMING)
+
+_MYSQL_TABLE: dict[str, Any] = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mariadb_engine": "InnoDB",
+    "mariadb_charset": "utf8mb4",
+}
+
+
+class IdString(TypeDecorator[str]):
+    """An identifier of up to 64 characters, compared exactly.
+
+    MariaDB's and MySQL's default collations fold case and ignore trailing spaces, so
+    ``"a"``, ``"A"`` and ``"a "`` would be one key there; a binary NO PAD collation keeps
+    them three, as on every other backend.
+    """
+
+    impl = String(64)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            mariadb = getattr(dialect, "is_mariadb", False)
+            exact = "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
+            return dialect.type_descriptor(mysql.VARCHAR(64, charset="utf8mb4", collation=exact))
+        return dialect.type_descriptor(String(64))
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A UTC instant with microseconds; aware ``datetime`` in, aware UTC ``datetime`` out.
+
+    SQLite and MySQL store no time zone: the value is stored as naive UTC there.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+schedules = Table(
+    "rc_schedules",
+    metadata,
+    Column("id", IdString(), primary_key=True),
+    Column("capacity", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False, server_default="0"),
+    CheckConstraint("capacity >= 0", name="capacity"),
+    CheckConstraint("reserved >= 0 AND reserved <= capacity", name="reserved"),
+    **_MYSQL_TABLE,
+)
+
+reservations = Table(
+    "rc_reservations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("schedule_id", IdString(), ForeignKey(schedules.c.id), nullable=False),
+    Column("user_id", IdString(), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    # The duplicate guard: the user id while CONFIRMED, else NULL; unique per schedule
+    # below. A generated column works the same on all three databases (MariaDB has no
+    # partial indexes), so there is one rule, not one per dialect.
+    Column(
+        "confirmed_user_id",
+        IdString(),
+        Computed("CASE WHEN status = 'CONFIRMED' THEN user_id END", persisted=True),
+    ),
+    CheckConstraint("quantity >= 1", name="quantity"),
+    CheckConstraint("status IN ('CONFIRMED', 'CANCELLED', 'REFUNDED')", name="status"),
+    Index(None, "schedule_id", "status"),
+    Index("uq_rc_reservations_confirmed_user", "schedule_id", "confirmed_user_id", unique=True),
+    **_MYSQL_TABLE,
+)
+
+idempotency_keys = Table(
+    "rc_idempotency_keys",
+    metadata,
+    Column("user_id", IdString(), primary_key=True),
+    Column("key", IdString(), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    # No foreign key: the key row is written before its reservation, in the same
+    # transaction, so that a concurrent request with the same key waits on the key
+    # without holding the schedule's row lock (MySQL cannot defer a foreign key).
+    Column("reservation_id", String(36), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "created_at"),
+    **_MYSQL_TABLE,
+)

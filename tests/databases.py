@@ -1,0 +1,85 @@
+"""Where the test databases are: environment variables first, then testcontainers.
+
+``RESERVATION_CORE_POSTGRESQL_URL`` and ``RESERVATION_CORE_MARIADB_URL`` name databases the
+suites may wipe of ``rc_`` tables. When one is unset and a Docker daemon answers,
+testcontainers starts the database for the session; otherwise its tests skip, unless
+``RESERVATION_CORE_REQUIRE_BACKENDS`` (``all`` or a comma list) names it: then they fail.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine
+
+URL_VARIABLES = {
+    "postgresql": "RESERVATION_CORE_POSTGRESQL_URL",
+    "mariadb": "RESERVATION_CORE_MARIADB_URL",
+}
+REQUIRE_VARIABLE = "RESERVATION_CORE_REQUIRE_BACKENDS"
+
+
+def required(name: str) -> bool:
+    wanted = {part.strip() for part in os.environ.get(REQUIRE_VARIABLE, "").split(",")}
+    return "all" in wanted or name in wanted
+
+
+def unavailable(name: str, reason: str) -> None:
+    """Skip the test, or fail it when the backend is required."""
+    if required(name):
+        pytest.fail(f"{name} is required ({REQUIRE_VARIABLE}) but unavailable: {reason}")
+    pytest.skip(f"{name} unavailable: {reason}")
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # noqa: BLE001 - any failure means "no Docker here"
+        return False
+    return True
+
+
+@functools.cache
+def _container_url(name: str) -> str | None:
+    if not _docker_answers():
+        return None
+    container: Any
+    if name == "postgresql":
+        from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+
+        container = PostgresContainer("postgres:16", driver="psycopg").start()
+    else:
+        from testcontainers.mysql import MySqlContainer  # noqa: PLC0415
+
+        container = MySqlContainer("mariadb:11", dialect="pymysql").start()
+    atexit.register(container.stop)
+    return str(container.get_connection_url())
+
+
+def database_url(name: str) -> str:
+    url = os.environ.get(URL_VARIABLES[name]) or _container_url(name)
+    if url is None:
+        unavailable(name, f"set {URL_VARIABLES[name]} or run a Docker daemon")
+    assert url is not None
+    return url
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine like a host's: a bounded pool that threads queue on."""
+    options.setdefault("pool_size", 20)
+    options.setdefault("max_overflow", 0)
+    options.setdefault("pool_timeout", 120)
+    engine = create_engine(url, **options)
+    try:
+        with engine.connect():
+            pass
+    except Exception as error:  # noqa: BLE001 - reported as unavailable below
+        engine.dispose()
+        unavailable(engine.dialect.name, f"cannot connect to {engine.url!r}: {error}")
+    return engine
