@@ -37,7 +37,7 @@ def unavailable(name: str, reason: str) -> None:
 
 def _docker_answers() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]  # noqa: PLC0415
+        import docker  # type: ignore[import-untyped]
 
         docker.from_env(timeout=3).ping()
     except Exception:  # noqa: BLE001 - any failure means "no Docker here"
@@ -51,11 +51,11 @@ def _container_url(name: str) -> str | None:
         return None
     container: Any
     if name == "postgresql":
-        from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+        from testcontainers.postgres import PostgresContainer
 
         container = PostgresContainer("postgres:16", driver="psycopg").start()
     else:
-        from testcontainers.mysql import MySqlContainer  # noqa: PLC0415
+        from testcontainers.mysql import MySqlContainer
 
         container = MySqlContainer("mariadb:11", dialect="pymysql").start()
     atexit.register(container.stop)

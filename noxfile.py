@@ -1,0 +1,53 @@
+"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``.
+
+The ``tests`` session is parametrised by database, like SQLAlchemy's own: the database is
+chosen by URL, never by editing code. ``nox -s "tests(db='postgresql')"`` runs the suite
+with PostgreSQL required (skips become failures).
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+DEFAULT_URLS = {
+    "RESERVATION_CORE_POSTGRESQL_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    "RESERVATION_CORE_MARIADB_URL": "mysql+pymysql://root@127.0.0.1:3306/test",
+}
+DATABASES = {
+    "memory": "",
+    "sqlite": "",
+    "postgresql": "postgresql",
+    "mariadb": "mariadb",
+    "all": "all",
+}
+
+
+@nox.session
+@nox.parametrize("db", list(DATABASES))
+def tests(session: nox.Session, db: str) -> None:
+    """Run the suite; ``db`` selects the backends and makes them required."""
+    session.install("-e", ".[test]")
+    env = {name: os.environ.get(name, url) for name, url in DEFAULT_URLS.items()}
+    env["RESERVATION_CORE_REQUIRE_BACKENDS"] = DATABASES[db]
+    selection = [] if db == "all" else ["-k", db]
+    session.run("pytest", *selection, *session.posargs, env=env)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff: lint and formatting."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[test]")
+    session.run("mypy", "--strict", "src/reservation_core")
