@@ -1,0 +1,113 @@
+"""The shipped Alembic branch builds exactly ``metadata`` on every database, and undoes it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, make_url, text
+
+from reservation_core import ReservationService, migrations
+from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
+from tests.databases import database_url, make_engine
+
+DATABASE = "rc_migrations"
+
+
+def _separate_database(name: str, tmp_path: Path) -> Engine:
+    if name == "sqlite":
+        return make_engine(f"sqlite:///{tmp_path / 'migrations.sqlite3'}")
+    url = make_url(database_url(name))
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if name == "postgresql":
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": DATABASE}
+            ).first()
+            if exists is None:
+                connection.execute(text(f"CREATE DATABASE {DATABASE}"))
+        else:
+            connection.execute(text(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
+    admin.dispose()
+    return make_engine(url.set(database=DATABASE))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    engine = _separate_database(request.param, tmp_path)
+    metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE IF EXISTS {migrations.VERSION_TABLE}"))
+    yield engine
+    engine.dispose()
+
+
+def _rc_tables(engine: Engine) -> set[str]:
+    return {name for name in inspect(engine).get_table_names() if name.startswith("rc_")}
+
+
+def test_upgrade_builds_metadata_exactly_and_downgrade_removes_it(empty_engine: Engine) -> None:
+    migrations.upgrade(empty_engine)
+    assert _rc_tables(empty_engine) == set(metadata.tables) | {migrations.VERSION_TABLE}
+    with empty_engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "version_table": migrations.VERSION_TABLE}
+        )
+        assert compare_metadata(context, metadata) == []
+        assert context.get_current_heads() == ("0002_rc_idempotency_keys",)
+
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(empty_engine))
+    service.create_schedule("migrated", 1)
+    reservation = service.create_reservation("migrated", "u", idempotency_key="k")
+    assert service.create_reservation("migrated", "u", idempotency_key="k") == reservation
+
+    migrations.downgrade(empty_engine, "0001_rc_schedules")
+    assert "rc_idempotency_keys" not in _rc_tables(empty_engine)
+    migrations.downgrade(empty_engine)
+    assert _rc_tables(empty_engine) == {migrations.VERSION_TABLE}
+
+
+def test_upgrade_is_idempotent(empty_engine: Engine) -> None:
+    migrations.upgrade(empty_engine)
+    migrations.upgrade(empty_engine)
+    assert _rc_tables(empty_engine) == set(metadata.tables) | {migrations.VERSION_TABLE}
+
+
+def test_offline_sql_names_every_table(empty_engine: Engine) -> None:
+    script = migrations.upgrade(empty_engine.url.render_as_string(False), sql=True)
+    for table in metadata.tables:
+        assert f"CREATE TABLE {table}" in script
+    assert _rc_tables(empty_engine) == set()
+
+
+def test_branch_is_usable_from_a_host_alembic(empty_engine: Engine, tmp_path: Path) -> None:
+    """A host adds the package's versions to its own version_locations."""
+    from alembic import command
+    from alembic.config import Config
+
+    host = tmp_path / "host_migrations"
+    (host / "versions").mkdir(parents=True)
+    (host / "env.py").write_text(
+        "from alembic import context\n"
+        "with context.config.attributes['engine'].connect() as connection:\n"
+        "    context.configure(connection=connection, target_metadata=None)\n"
+        "    with context.begin_transaction():\n"
+        "        context.run_migrations()\n"
+    )
+    config = Config()
+    config.set_main_option("script_location", str(host))
+    config.set_main_option(
+        "version_locations", f"{host / 'versions'} {migrations.VERSIONS_DIRECTORY}"
+    )
+    config.set_main_option("path_separator", "space")
+    config.attributes["engine"] = empty_engine
+    command.upgrade(config, "reservation_core@head")
+    assert set(metadata.tables) <= _rc_tables(empty_engine)
+    assert "alembic_version" in inspect(empty_engine).get_table_names()
+    command.downgrade(config, "reservation_core@base")
+    assert _rc_tables(empty_engine) == set()
+    with empty_engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
