@@ -1,0 +1,183 @@
+"""Database trouble never leaks a driver exception and never leaves a partial write."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from reservation_core import BusinessException, ErrorCode, ReservationService
+from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
+from reservation_core.domain import Reservation
+from tests.backends import Backend, sql_backend
+from tests.concurrency.race import outcomes, race
+from tests.databases import make_engine
+
+SERVERS = ["postgresql", "mariadb"]
+_WHO_AM_I = {"postgresql": "SELECT pg_backend_pid()", "mariadb": "SELECT CONNECTION_ID()"}
+_KILL = {"postgresql": "SELECT pg_terminate_backend({})", "mariadb": "KILL CONNECTION {}"}
+
+
+@pytest.fixture(params=SERVERS)
+def server(request: pytest.FixtureRequest) -> tuple[str, Engine]:
+    name: str = request.param
+    return name, request.getfixturevalue(f"{name}_engine")
+
+
+def _killing_uow(name: str, engine: Engine, when: str, kills: list[int]) -> Callable[[], Any]:
+    """Units of work whose first booking gets its connection killed ``before`` or ``after``
+    the booking statement, from another connection, as a failing network or a DBA would."""
+
+    class KilledMidway(SqlAlchemyUnitOfWork):
+        def book(self, reservation: Reservation) -> bool:
+            if kills:
+                return super().book(reservation)
+            pid = self.execute(text(_WHO_AM_I[name]), {}).scalar_one()
+            if when == "after":
+                booked = super().book(reservation)
+            with engine.connect() as other:
+                other.execute(text(_KILL[name].format(int(pid))))
+                other.commit()
+            kills.append(pid)
+            return booked if when == "after" else super().book(reservation)
+
+    return lambda: KilledMidway(engine)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_killed_connection_leaves_no_partial_write(
+    server: tuple[str, Engine], new_id: Callable[[str], str], when: str
+) -> None:
+    name, engine = server
+    backend = sql_backend(name, engine)
+    sid = new_id("kill")
+    backend.service().create_schedule(sid, 5)
+    kills: list[int] = []
+    service = ReservationService(_killing_uow(name, engine, when, kills), retry_backoff=0)
+    if when == "before":  # nothing was written yet: the use case completes on a fresh connection
+        reservation = service.create_reservation(sid, "alice", quantity=2)
+        assert backend.service().get_reservation(reservation.id) == reservation
+        expected_seats = 2
+    else:  # lost while committing: reported, not blindly repeated, and nothing was kept
+        with pytest.raises(BusinessException) as info:
+            service.create_reservation(sid, "alice", quantity=2)
+        assert info.value.code is ErrorCode.STORAGE_UNAVAILABLE
+        assert info.value.details == {"outcome": "unknown"}
+        expected_seats = 0
+    assert kills, "the connection was never killed"
+    tally = backend.tally(sid)
+    assert tally.consistent
+    assert (tally.reserved, tally.confirmed_count) == (expected_seats, expected_seats // 2)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def second_instance(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Backend, Backend]]:
+    """Two engines on one database, as two app instances would have."""
+    name: str = request.param
+    first = request.getfixturevalue(f"{name}_engine")
+    second = make_engine(first.url.render_as_string(hide_password=False))
+    yield sql_backend(name, first), sql_backend(name, second)
+    second.dispose()
+
+
+def test_two_app_instances_never_overbook(
+    second_instance: tuple[Backend, Backend], new_id: Callable[[str], str]
+) -> None:
+    one, two = second_instance
+    sid = new_id("two-apps")
+    one.service().create_schedule(sid, 10)
+    services = [one.service(), two.service()]
+    results = race(
+        [lambda n=n: services[n % 2].create_reservation(sid, f"u{n}") for n in range(60)]
+        + [lambda: services[0].create_reservation(sid, "same-user")] * 5
+        + [lambda: services[1].create_reservation(sid, "same-user")] * 5
+    )
+    counts = outcomes(results)
+    assert counts["ok"] == 10
+    assert set(counts) <= {"ok", "CAPACITY_EXCEEDED", "DUPLICATE_RESERVATION"}
+    tally = one.tally(sid)
+    assert (tally.reserved, tally.confirmed_count, tally.consistent) == (10, 10, True)
+
+
+def test_sqlite_busy_file_is_waited_out_and_retried(tmp_path: Path) -> None:
+    """A writer holding the file's lock past the busy timeout makes attempts fail with
+    "database is locked"; they are retried, and the call succeeds once the lock is gone."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'busy.sqlite3'}", connect_args={"timeout": 0.01})
+    metadata.create_all(engine)
+    second_attempt = threading.Event()
+    attempts = 0
+
+    def counting_uow() -> SqlAlchemyUnitOfWork:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 2:
+            second_attempt.set()
+        return SqlAlchemyUnitOfWork(engine)
+
+    service = ReservationService(counting_uow, retry_backoff=0.001, max_attempts=1000)
+    holder = engine.raw_connection()
+    holder.driver_connection.isolation_level = None  # type: ignore[union-attr]
+    holder.cursor().execute("BEGIN IMMEDIATE")
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(service.create_schedule("s", 1)))
+    worker.start()
+    assert second_attempt.wait(timeout=30), "the first attempt did not fail on the lock"
+    holder.cursor().execute("COMMIT")
+    holder.close()
+    worker.join()
+    assert done
+    assert attempts >= 2
+    assert service.get_schedule("s").capacity == 1
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:1/test",
+        "mysql+pymysql://root@127.0.0.1:1/test",
+    ],
+)
+def test_unreachable_database_is_storage_unavailable(url: str) -> None:
+    engine = create_engine(url, connect_args={"connect_timeout": 2})
+    service = ReservationService(
+        lambda: SqlAlchemyUnitOfWork(engine), max_attempts=2, retry_backoff=0
+    )
+    for call in (
+        lambda: service.create_schedule("s", 1),
+        lambda: service.create_reservation("s", "u"),
+        lambda: service.cancel_reservation("r"),
+    ):
+        with pytest.raises(BusinessException) as info:
+            call()
+        assert info.value.code is ErrorCode.STORAGE_UNAVAILABLE
+        assert info.value.http_status == 503
+
+
+def test_exhausted_pool_is_storage_unavailable(tmp_path: Path) -> None:
+    engine = create_engine(
+        f"sqlite:///{tmp_path / 'pool.sqlite3'}", pool_size=1, max_overflow=0, pool_timeout=0.05
+    )
+    metadata.create_all(engine)
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))
+    with engine.connect(), pytest.raises(BusinessException) as info:  # the only connection
+        service.create_schedule("s", 1)
+    assert info.value.code is ErrorCode.STORAGE_UNAVAILABLE
+    assert info.value.details == {"reason": "pool_timeout"}
+    assert service.create_schedule("s", 1).capacity == 1
+    engine.dispose()
+
+
+def test_missing_tables_are_storage_unavailable(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))
+    with pytest.raises(BusinessException) as info:
+        service.create_schedule("s", 1)
+    assert info.value.code is ErrorCode.STORAGE_UNAVAILABLE
+    engine.dispose()
