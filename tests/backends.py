@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, select
+from sqlalchemy import Engine, and_, bindparam, func, select, update
 
 from reservation_core import ReservationService
 from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
@@ -38,6 +38,8 @@ class Backend:
     name: str
     make_uow: Callable[[], AbstractUnitOfWork]
     tally: Callable[[str], Tally]
+    #: Overwrites a schedule's stored ``reserved``, as a hand edit of the table would.
+    set_reserved: Callable[[str, int], None]
 
     def service(self, **options: Any) -> ReservationService:
         options.setdefault("retry_backoff", 0.001)
@@ -63,7 +65,12 @@ def memory_backend() -> Backend:
             len(confirmed),
         )
 
-    return Backend("memory", lambda: InMemoryUnitOfWork(store), tally)
+    def set_reserved(schedule_id: str, reserved: int) -> None:
+        with store.lock:
+            schedule = store.schedules[schedule_id]
+            store.schedules[schedule_id] = dataclasses.replace(schedule, reserved=reserved)
+
+    return Backend("memory", lambda: InMemoryUnitOfWork(store), tally, set_reserved)
 
 
 def sql_backend(name: str, engine: Engine) -> Backend:
@@ -87,4 +94,10 @@ def sql_backend(name: str, engine: Engine) -> Backend:
             row = connection.execute(query, {"sid": schedule_id}).one()
         return Tally(*(int(value) for value in row))
 
-    return Backend(name, lambda: SqlAlchemyUnitOfWork(engine), tally)
+    def set_reserved(schedule_id: str, reserved: int) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                update(schedules).where(s.id == schedule_id).values(reserved=reserved)
+            )
+
+    return Backend(name, lambda: SqlAlchemyUnitOfWork(engine), tally, set_reserved)

@@ -180,3 +180,19 @@ def test_not_found_outranks_state(service: ReservationService, schedule_id: str)
     with pytest.raises(BusinessException) as info:
         service.cancel_reservation(reservation.id, user_id="bob")
     assert info.value.code is ErrorCode.RESERVATION_NOT_FOUND
+
+
+@pytest.mark.parametrize("method", ["cancel_reservation", "refund_reservation"])
+def test_seat_count_drift_is_reported_and_nothing_written(
+    service: ReservationService, backend: Backend, schedule_id: str, method: str
+) -> None:
+    """A hand-edited ``reserved`` below the confirmed seats is refused cleanly, not by a
+    raw CHECK violation, and the reservation stays as it was."""
+    reservation = service.create_reservation(schedule_id, "alice", quantity=2)
+    backend.set_reserved(schedule_id, 1)
+    with pytest.raises(BusinessException) as info:
+        getattr(service, method)(reservation.id)
+    assert info.value.code is ErrorCode.STORAGE_UNAVAILABLE
+    assert info.value.details == {"reason": "seat_count_drift", "schedule_id": schedule_id}
+    assert service.get_reservation(reservation.id) == reservation
+    assert service.get_schedule(schedule_id).reserved == 1
