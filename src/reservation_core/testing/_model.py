@@ -1,0 +1,185 @@
+"""A pure model of the contract: what every call should answer, given what came before.
+
+Written from DESIGN §3-5 independently of the service's code (validity is re-stated with
+:mod:`unicodedata` rather than borrowed), so that a bug shared by both cannot hide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from collections.abc import Mapping
+
+from reservation_core.domain import TRANSITIONS, Action, Reservation, ReservationStatus, Schedule
+from reservation_core.errors import ErrorCode
+
+# DESIGN §3's numbers, stated here again rather than imported from the code under test.
+MAX_ID_LENGTH = 64
+MAX_COUNT = 2**31 - 1
+
+
+def is_valid_id(value: object) -> bool:
+    """Whether ``value`` is an identifier the contract accepts."""
+    return (
+        type(value) is str
+        and 1 <= len(value) <= MAX_ID_LENGTH
+        and not any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
+    )
+
+
+def is_valid_count(value: object, minimum: int) -> bool:
+    """Whether ``value`` is a count the contract accepts (``bool`` is not an ``int`` here)."""
+    return type(value) is int and minimum <= value <= MAX_COUNT
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """An expected ``BusinessException``: its code, and what its details must hold."""
+
+    code: ErrorCode
+    details: dict[str, object] = dataclasses.field(default_factory=dict)
+    #: For ``VALIDATION_ERROR``: the fields ``details["field"]`` may name.
+    fields: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyUse:
+    """The request an idempotency key first made, and the reservation it made."""
+
+    schedule_id: str
+    quantity: int
+    reservation_id: str
+
+
+#: ``create_reservation`` is expected to make a new reservation (its id and times unknown).
+NEW = "NEW"
+
+
+def invalid_fields(
+    ids: Mapping[str, object],
+    *,
+    optional_ids: Mapping[str, object] | None = None,
+    counts: Mapping[str, tuple[object, int]] | None = None,
+) -> Refusal | None:
+    """``VALIDATION_ERROR`` naming any of the invalid arguments, or ``None`` if all are valid.
+
+    ``ids`` and ``optional_ids`` map field names to identifiers (``None`` is valid only in
+    ``optional_ids``); ``counts`` maps field names to ``(value, minimum)``.
+    """
+    bad = {name for name, value in ids.items() if not is_valid_id(value)}
+    bad |= {
+        name
+        for name, value in (optional_ids or {}).items()
+        if value is not None and not is_valid_id(value)
+    }
+    bad |= {name for name, (value, low) in (counts or {}).items() if not is_valid_count(value, low)}
+    return Refusal(ErrorCode.VALIDATION_ERROR, fields=frozenset(bad)) if bad else None
+
+
+class Model:
+    """Schedules, reservations (as last returned) and idempotency keys of one test run."""
+
+    def __init__(self) -> None:
+        self.capacities: dict[str, int] = {}
+        self.reservations: dict[str, Reservation] = {}
+        self.keys: dict[tuple[str, str], KeyUse] = {}
+
+    def reserved(self, schedule_id: str) -> int:
+        """Seats held by the schedule's ``CONFIRMED`` reservations."""
+        return sum(
+            r.quantity
+            for r in self.reservations.values()
+            if r.schedule_id == schedule_id and r.status is ReservationStatus.CONFIRMED
+        )
+
+    def schedule(self, schedule_id: str) -> Schedule:
+        """The schedule as the service must report it."""
+        return Schedule(schedule_id, self.capacities[schedule_id], self.reserved(schedule_id))
+
+    def _confirmed_of(self, schedule_id: str, user_id: str) -> Reservation | None:
+        held = (schedule_id, user_id, ReservationStatus.CONFIRMED)
+        for r in self.reservations.values():
+            if (r.schedule_id, r.user_id, r.status) == held:
+                return r
+        return None
+
+    def _unknown_schedule(self, schedule_id: str) -> Refusal | None:
+        if schedule_id in self.capacities:
+            return None
+        return Refusal(ErrorCode.SCHEDULE_NOT_FOUND)
+
+    # -- expectations: a Refusal, or what success returns ------------------------------
+
+    def create_schedule(self, schedule_id: str, capacity: int) -> Refusal | Schedule:
+        """``SCHEDULE_ALREADY_EXISTS``, or the new schedule."""
+        if schedule_id in self.capacities:
+            return Refusal(ErrorCode.SCHEDULE_ALREADY_EXISTS)
+        return Schedule(schedule_id, capacity, 0)
+
+    def get_schedule(self, schedule_id: str) -> Refusal | Schedule:
+        """``SCHEDULE_NOT_FOUND``, or the schedule."""
+        return self._unknown_schedule(schedule_id) or self.schedule(schedule_id)
+
+    def change_capacity(self, schedule_id: str, capacity: int) -> Refusal | Schedule:
+        """``SCHEDULE_NOT_FOUND``, ``CAPACITY_BELOW_RESERVED``, or the changed schedule."""
+        if refusal := self._unknown_schedule(schedule_id):
+            return refusal
+        if capacity < self.reserved(schedule_id):
+            return Refusal(ErrorCode.CAPACITY_BELOW_RESERVED)
+        return Schedule(schedule_id, capacity, self.reserved(schedule_id))
+
+    def create_reservation(
+        self, schedule_id: str, user_id: str, quantity: int, key: str | None
+    ) -> Refusal | Reservation | str:
+        """A refusal, the replayed reservation as it is now, or :data:`NEW`.
+
+        Precedence (DESIGN §5): not found, then the idempotency key (replay or reuse), then
+        duplicate, then capacity.
+        """
+        if refusal := self._unknown_schedule(schedule_id):
+            return refusal
+        used = None if key is None else self.keys.get((user_id, key))
+        if used is not None:
+            if (used.schedule_id, used.quantity) == (schedule_id, quantity):
+                return self.reservations[used.reservation_id]
+            return Refusal(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+        if held := self._confirmed_of(schedule_id, user_id):
+            return Refusal(ErrorCode.DUPLICATE_RESERVATION, {"reservation_id": held.id})
+        remaining = self.capacities[schedule_id] - self.reserved(schedule_id)
+        if quantity > remaining:
+            return Refusal(
+                ErrorCode.CAPACITY_EXCEEDED, {"requested": quantity, "remaining": remaining}
+            )
+        return NEW
+
+    def get_reservation(self, reservation_id: str, user_id: str | None) -> Refusal | Reservation:
+        """``RESERVATION_NOT_FOUND`` (unknown, or not ``user_id``'s), or the reservation."""
+        reservation = self.reservations.get(reservation_id)
+        if reservation is None or user_id not in (None, reservation.user_id):
+            return Refusal(ErrorCode.RESERVATION_NOT_FOUND)
+        return reservation
+
+    def move(
+        self, action: Action, reservation_id: str, user_id: str | None
+    ) -> Refusal | ReservationStatus:
+        """Not found, the refusal :data:`TRANSITIONS` names, or the status moved to."""
+        found = self.get_reservation(reservation_id, user_id)
+        if isinstance(found, Refusal):
+            return found
+        outcome = TRANSITIONS[action][found.status]
+        return outcome if isinstance(outcome, ReservationStatus) else Refusal(outcome)
+
+    # -- recording what the service did ----------------------------------------------------
+
+    def set_capacity(self, schedule_id: str, capacity: int) -> None:
+        """Record a created schedule or a changed capacity."""
+        self.capacities[schedule_id] = capacity
+
+    def record(self, reservation: Reservation, key: str | None = None) -> None:
+        """Record a reservation as the service last returned it (and the key that made it)."""
+        self.reservations[reservation.id] = reservation
+        if key is not None:
+            self.keys.setdefault(
+                (reservation.user_id, key),
+                KeyUse(reservation.schedule_id, reservation.quantity, reservation.id),
+            )

@@ -1,0 +1,408 @@
+"""A Hypothesis state machine that holds a :class:`ReservationService` to the contract.
+
+:func:`build_state_machine` wires it to a service; Hypothesis then drives random sequences of
+every use case, with valid and invalid arguments, and compares each answer with a pure model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from reservation_core.domain import Action, Reservation, ReservationStatus
+from reservation_core.errors import BusinessException
+from reservation_core.service import ReservationService
+from reservation_core.testing._model import NEW, Model, Refusal, invalid_fields
+from reservation_core.testing.strategies import (
+    MAX_ID_LENGTH,
+    invalid_capacities,
+    invalid_ids,
+    invalid_quantities,
+    valid_capacities,
+    valid_ids,
+    valid_quantities,
+)
+
+__all__ = ["build_state_machine"]
+
+T = TypeVar("T")
+
+# Every id the machine makes starts with a prefix fresh to the machine instance, so runs can
+# share a database that is never reset. 10 hex digits and a colon; the rest is drawn.
+_PREFIX_LENGTH = 11
+_TAIL = MAX_ID_LENGTH - _PREFIX_LENGTH
+
+
+@dataclasses.dataclass(frozen=True)
+class Exact:
+    """An argument passed to the service as it is (often an invalid one)."""
+
+    value: object
+
+
+@dataclasses.dataclass(frozen=True)
+class Known:
+    """The ``index``-th schedule or reservation the model knows (modulo how many there are)."""
+
+    index: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Owner:
+    """The user who owns the reservation acted on."""
+
+
+#: An argument as drawn: a ``str`` is an id suffix (the machine prefixes it), ``None`` an
+#: absent optional id; the classes above say the rest.
+Ref = str | Exact | Known | Owner | None
+
+
+def _rarely(usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``rare`` about one draw in eight, else ``usual``: most calls should get past validation."""
+    return st.integers(0, 7).flatmap(lambda n: rare if n == 7 else usual)
+
+
+_INVALID_REQUIRED_ID = st.one_of(st.none(), invalid_ids()).map(Exact)
+_NEW_TAIL = valid_ids(max_size=_TAIL)
+_SCHEDULE_TAILS = st.sampled_from(["a", "A", "a ", "\U0001f600"])
+_SCHEDULE = _rarely(
+    st.integers(0, 7).map(Known), st.one_of(_SCHEDULE_TAILS, _NEW_TAIL, _INVALID_REQUIRED_ID)
+)
+_NEW_SCHEDULE = _rarely(_SCHEDULE_TAILS, st.one_of(_NEW_TAIL, _INVALID_REQUIRED_ID))
+_USER = _rarely(
+    st.sampled_from(["alice", "Alice", "alice ", "bob"]),
+    st.one_of(_NEW_TAIL, _INVALID_REQUIRED_ID),
+)
+_AS_USER = _rarely(st.sampled_from([None, Owner()]), _USER)
+_KEY = st.one_of(
+    st.none(),
+    _rarely(st.sampled_from(["k1", "K1", "k2"]), st.one_of(_NEW_TAIL, invalid_ids().map(Exact))),
+)
+_RESERVATION = _rarely(
+    st.integers(0, 31).map(Known),
+    st.one_of(
+        st.uuids().map(str),  # well-formed but unknown
+        valid_ids(),  # not even a UUID: a UUID-typed column must still answer "not found"
+        st.none(),
+        invalid_ids(),
+    ).map(Exact),
+)
+_CAPACITY = _rarely(st.integers(0, 8), st.one_of(valid_capacities(), invalid_capacities()))
+_QUANTITY = _rarely(st.integers(1, 2), st.one_of(valid_quantities(), invalid_quantities()))
+
+
+def _require(condition: bool, message: str) -> None:
+    # Not ``assert``: the checks must hold under ``python -O`` too.
+    if not condition:
+        raise AssertionError(message)
+
+
+def _is_utc(moment: datetime) -> bool:
+    return moment.tzinfo is not None and moment.utcoffset() == timedelta(0)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+def _has_reservations(machine: _ReservationMachine) -> bool:
+    return bool(machine.model.reservations)
+
+
+def _has_idempotency_keys(machine: _ReservationMachine) -> bool:
+    return bool(machine.model.keys)
+
+
+class _ReservationMachine(RuleBasedStateMachine):
+    """The rules and invariants; :func:`build_state_machine` supplies the service."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.service = self._new_service()
+        self.model = Model()
+        self.prefix = f"{uuid.uuid4().hex[: _PREFIX_LENGTH - 1]}:"
+
+    def _new_service(self) -> ReservationService:
+        raise NotImplementedError
+
+    # -- turning drawn arguments into call arguments (Any: some are ill-typed on purpose) --
+
+    def _resolve(self, ref: Ref) -> Any:
+        if isinstance(ref, str):
+            return self.prefix + ref
+        if isinstance(ref, Exact):
+            return ref.value
+        _require(ref is None, f"unexpected argument {ref!r}")
+        return None
+
+    def _schedule_id(self, ref: Ref) -> Any:
+        known = list(self.model.capacities)
+        if isinstance(ref, Known):
+            return known[ref.index % len(known)] if known else self._resolve("a")
+        return self._resolve(ref)
+
+    def _reservation_id(self, ref: Ref) -> Any:
+        known = list(self.model.reservations)
+        if isinstance(ref, Known):
+            return known[ref.index % len(known)] if known else str(uuid.uuid4())
+        return self._resolve(ref)
+
+    def _user_for(self, reservation_id: Any, ref: Ref) -> Any:
+        if not isinstance(ref, Owner):
+            return self._resolve(ref)
+        held = self.model.reservations.get(reservation_id) if type(reservation_id) is str else None
+        return held.user_id if held is not None else self._resolve("alice")
+
+    # -- checking answers ------------------------------------------------------------------
+
+    @staticmethod
+    def _refused(expected: Refusal, call: Callable[[], object]) -> None:
+        try:
+            result = call()
+        except BusinessException as exc:
+            _require(exc.code is expected.code, f"expected {expected.code}, got {exc!r}")
+            if expected.fields:
+                field = exc.details.get("field")
+                _require(field in expected.fields, f"{exc!r} names {field!r}, not the bad one")
+            for name, value in expected.details.items():
+                got = exc.details.get(name)
+                _require(got == value, f"{exc!r}: details[{name!r}] should be {value!r}")
+            return
+        raise AssertionError(f"expected {expected.code}, got {result!r}")
+
+    @staticmethod
+    def _succeeds(call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except BusinessException as exc:
+            raise AssertionError(f"expected success, got {exc!r}") from exc
+
+    @staticmethod
+    def _same(result: object, expected: object) -> None:
+        _require(result == expected, f"got {result!r}, expected {expected!r}")
+
+    def _answers(self, expected: object, call: Callable[[], object]) -> bool:
+        """Whether ``call`` succeeded; it must refuse as a Refusal says, or return ``expected``."""
+        if isinstance(expected, Refusal):
+            self._refused(expected, call)
+            return False
+        self._same(self._succeeds(call), expected)
+        return True
+
+    # -- schedules -------------------------------------------------------------------------
+
+    @initialize(schedule=_SCHEDULE_TAILS, capacity=st.integers(1, 8))
+    def first_schedule(self, schedule: str, capacity: int) -> None:
+        """Start with a schedule, so that reservations have somewhere to go."""
+        self.create_schedule(schedule, capacity)
+
+    @rule(schedule=_NEW_SCHEDULE, capacity=_CAPACITY)
+    def create_schedule(self, schedule: Ref, capacity: Any) -> None:
+        """Create a schedule (sometimes one that exists, or with bad arguments)."""
+        sid = self._resolve(schedule)
+        expected = invalid_fields(
+            {"schedule_id": sid}, counts={"capacity": (capacity, 0)}
+        ) or self.model.create_schedule(sid, capacity)
+        if self._answers(expected, lambda: self.service.create_schedule(sid, capacity)):
+            self.model.set_capacity(sid, capacity)
+
+    @rule(schedule=_SCHEDULE)
+    def get_schedule(self, schedule: Ref) -> None:
+        """Read a schedule."""
+        sid = self._schedule_id(schedule)
+        expected = invalid_fields({"schedule_id": sid}) or self.model.get_schedule(sid)
+        self._answers(expected, lambda: self.service.get_schedule(sid))
+
+    @rule(schedule=_SCHEDULE, capacity=_CAPACITY)
+    def change_capacity(self, schedule: Ref, capacity: Any) -> None:
+        """Grow or shrink a schedule, sometimes under its reserved seats."""
+        sid = self._schedule_id(schedule)
+        expected = invalid_fields(
+            {"schedule_id": sid}, counts={"capacity": (capacity, 0)}
+        ) or self.model.change_capacity(sid, capacity)
+        if self._answers(expected, lambda: self.service.change_capacity(sid, capacity)):
+            self.model.set_capacity(sid, capacity)
+
+    # -- reservations ----------------------------------------------------------------------
+
+    @rule(schedule=_SCHEDULE, user=_USER, quantity=_QUANTITY, key=_KEY)
+    def create_reservation(self, schedule: Ref, user: Ref, quantity: Any, key: Ref) -> None:
+        """Reserve, with or without an idempotency key (replays and reuses included)."""
+        self._reserve(
+            self._schedule_id(schedule), self._resolve(user), quantity, self._resolve(key)
+        )
+
+    @precondition(_has_idempotency_keys)
+    @rule(pick=st.integers(0, 15), other_quantity=st.booleans())
+    def retry_keyed_request(self, pick: int, other_quantity: bool) -> None:
+        """Send a keyed request again, as a client retries (or reuse its key for another)."""
+        (uid, key_id), use = list(self.model.keys.items())[pick % len(self.model.keys)]
+        quantity = use.quantity + 1 if other_quantity else use.quantity
+        self._reserve(use.schedule_id, uid, quantity, key_id)
+
+    def _reserve(self, sid: Any, uid: Any, quantity: Any, key_id: Any) -> None:
+        expected = invalid_fields(
+            {"schedule_id": sid, "user_id": uid},
+            optional_ids={"idempotency_key": key_id},
+            counts={"quantity": (quantity, 1)},
+        ) or self.model.create_reservation(sid, uid, quantity, key_id)
+
+        def call() -> Reservation:
+            return self.service.create_reservation(
+                sid, uid, quantity=quantity, idempotency_key=key_id
+            )
+
+        if isinstance(expected, Refusal):
+            return self._refused(expected, call)
+        result = self._succeeds(call)
+        if expected != NEW:  # a replay: the original reservation, as it is now
+            return self._same(result, expected)
+        _require(
+            (result.schedule_id, result.user_id, result.quantity, result.status)
+            == (sid, uid, quantity, ReservationStatus.CONFIRMED),
+            f"{result!r} is not a CONFIRMED reservation of {quantity} on {sid!r} for {uid!r}",
+        )
+        _require(_is_uuid(result.id), f"reservation id {result.id!r} is not a UUID string")
+        _require(result.id not in self.model.reservations, f"id {result.id!r} reused")
+        _require(
+            _is_utc(result.created_at) and result.updated_at >= result.created_at,
+            f"{result!r}: timestamps must be UTC-aware, updated_at >= created_at",
+        )
+        self.model.record(result, key_id)
+        return None
+
+    def _move(self, action: Action, reservation: Ref, as_user: Ref) -> None:
+        rid = self._reservation_id(reservation)
+        uid = self._user_for(rid, as_user)
+        expected = invalid_fields(
+            {"reservation_id": rid}, optional_ids={"user_id": uid}
+        ) or self.model.move(action, rid, uid)
+        method = {
+            Action.CANCEL: self.service.cancel_reservation,
+            Action.REFUND: self.service.refund_reservation,
+        }[action]
+
+        def call() -> Reservation:
+            return method(rid, user_id=uid)
+
+        if isinstance(expected, Refusal):
+            return self._refused(expected, call)
+        result = self._succeeds(call)
+        before = self.model.reservations[rid]
+        self._same(
+            result, dataclasses.replace(before, status=expected, updated_at=result.updated_at)
+        )
+        _require(_is_utc(result.updated_at), f"{result!r}: updated_at must be UTC-aware")
+        self.model.record(result)
+        return None
+
+    @precondition(_has_reservations)
+    @rule(reservation=_RESERVATION, as_user=_AS_USER)
+    def cancel_reservation(self, reservation: Ref, as_user: Ref) -> None:
+        """Cancel, as anyone, the owner or another user."""
+        self._move(Action.CANCEL, reservation, as_user)
+
+    @precondition(_has_reservations)
+    @rule(reservation=_RESERVATION, as_user=_AS_USER)
+    def refund_reservation(self, reservation: Ref, as_user: Ref) -> None:
+        """Refund, as anyone, the owner or another user."""
+        self._move(Action.REFUND, reservation, as_user)
+
+    @precondition(_has_reservations)
+    @rule(reservation=_RESERVATION, as_user=_AS_USER)
+    def get_reservation(self, reservation: Ref, as_user: Ref) -> None:
+        """Read a reservation, as anyone, the owner or another user."""
+        rid = self._reservation_id(reservation)
+        uid = self._user_for(rid, as_user)
+        expected = invalid_fields(
+            {"reservation_id": rid}, optional_ids={"user_id": uid}
+        ) or self.model.get_reservation(rid, uid)
+        self._answers(expected, lambda: self.service.get_reservation(rid, user_id=uid))
+
+    # -- the invariant (DESIGN §4), observed through the public API only ------------------
+
+    @invariant()
+    def seats_match_confirmed_reservations(self) -> None:
+        """``reserved == Σ quantity of CONFIRMED`` and ``0 <= reserved <= capacity``."""
+        observed = [
+            self._succeeds(functools.partial(self.service.get_reservation, rid))
+            for rid in self.model.reservations
+        ]
+        for sid in self.model.capacities:
+            schedule = self._succeeds(functools.partial(self.service.get_schedule, sid))
+            confirmed = sum(
+                r.quantity
+                for r in observed
+                if r.schedule_id == sid and r.status is ReservationStatus.CONFIRMED
+            )
+            _require(
+                schedule.reserved == confirmed,
+                f"{schedule!r}: reserved != {confirmed}, the seats of its CONFIRMED reservations",
+            )
+            _require(0 <= schedule.reserved <= schedule.capacity, f"{schedule!r} overbooked")
+            self._same(schedule, self.model.schedule(sid))
+        for reservation in observed:  # get_reservation(r.id) == r, as last returned
+            self._same(reservation, self.model.reservations[reservation.id])
+
+
+def build_state_machine(
+    make_service: Callable[[], ReservationService],
+) -> type[RuleBasedStateMachine]:
+    """A Hypothesis state machine that checks services made by ``make_service``.
+
+    Each run (Hypothesis example) calls ``make_service()`` once, then drives random
+    sequences of ``create_schedule``, ``get_schedule``, ``change_capacity``,
+    ``create_reservation`` (with and without idempotency keys), ``cancel_reservation``,
+    ``refund_reservation`` and ``get_reservation``: several users, ids at the edges
+    (4-byte characters, exactly 64 characters, lookalikes such as ``"a"``/``"A"``/``"a "``),
+    capacities from 0, ownership checks, invalid arguments. It compares every result and
+    every error code, in the contract's precedence, with a pure model, and after every step
+    checks ``reserved == Σ quantity of CONFIRMED`` and ``0 <= reserved <= capacity`` through
+    the public API. A mismatch raises :class:`AssertionError`; Hypothesis then shrinks it to
+    a minimal sequence of calls.
+
+    Every id the machine makes carries a prefix fresh to each run, so ``make_service`` may
+    return services over one shared database that is never reset. The model assumes
+    idempotency keys do not expire during a run (keep the service's ``idempotency_ttl``
+    well above the run's duration).
+
+    Args:
+        make_service: a zero-argument callable returning a ``ReservationService``, for
+            example ``lambda: ReservationService(lambda: SqlAlchemyUnitOfWork(engine))``.
+
+    Returns:
+        A ``RuleBasedStateMachine`` subclass: run it with
+        ``hypothesis.stateful.run_state_machine_as_test(Machine, settings=...)``, or
+        collect its ``TestCase`` (set ``TestCase.settings`` to tune it).
+
+    Example:
+        >>> from reservation_core import ReservationService
+        >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+        >>> store = InMemoryStore()
+        >>> Machine = build_state_machine(
+        ...     lambda: ReservationService(lambda: InMemoryUnitOfWork(store))
+        ... )
+        >>> TestReservations = Machine.TestCase  # collected by pytest or unittest
+    """
+
+    class ReservationStateMachine(_ReservationMachine):
+        def _new_service(self) -> ReservationService:
+            return make_service()
+
+    return ReservationStateMachine

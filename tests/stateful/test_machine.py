@@ -1,0 +1,23 @@
+"""The kit's state machine against the real service, on every backend."""
+
+from __future__ import annotations
+
+from hypothesis.stateful import run_state_machine_as_test
+
+from reservation_core.testing import build_state_machine
+from tests.backends import Backend
+from tests.stateful.soak import soak_marks, stateful_settings
+
+# A database answers each of the invariant's reads in a round trip: fewer examples there.
+EXAMPLES = {"memory": 40}
+DATABASE_EXAMPLES = 25
+
+pytestmark = soak_marks()
+
+
+def test_service_keeps_the_contract_under_random_sequences(backend: Backend) -> None:
+    examples = EXAMPLES.get(backend.name, DATABASE_EXAMPLES)
+    run_state_machine_as_test(
+        build_state_machine(backend.service),
+        settings=stateful_settings(backend.name, max_examples=examples, steps=30),
+    )

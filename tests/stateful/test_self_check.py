@@ -1,0 +1,203 @@
+"""The machine catches bugs: wired to deliberately broken services, it must fail.
+
+Each mutant breaks one rule of the contract in a way a real adapter or service could. The
+runs are derandomized, so they find the same failure every time; a control run with the
+same settings on the correct service proves the failures are the mutants', not the
+machine's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from reservation_core import BusinessException, ErrorCode, ReservationService, ReservationStatus
+from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from reservation_core.ports import AbstractUnitOfWork
+from reservation_core.testing import build_state_machine
+
+SELF_CHECK = settings(
+    derandomize=True,
+    database=None,
+    max_examples=200,
+    stateful_step_count=30,
+    deadline=None,
+    phases=[Phase.generate],  # finding the bug is the point; shrinking it only costs time
+    report_multiple_bugs=False,
+    print_blob=False,
+)
+
+
+class _Delegate:
+    """Everything as the wrapped repository does it, unless a subclass says otherwise."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _KeepsSeats(_Delegate):
+    def release_seats(self, schedule_id: str, quantity: int) -> None:
+        """The bug: cancel and refund forget to give the seats back."""
+
+
+class _GrowsToFit(_Delegate):
+    def __init__(self, inner: Any, schedules: Any) -> None:
+        super().__init__(inner)
+        self._schedules = schedules
+
+    def add(self, reservation: Any) -> bool:
+        """The bug: a full schedule grows instead of refusing."""
+        schedule = self._schedules.get(reservation.schedule_id)
+        if schedule is not None and schedule.remaining < reservation.quantity:
+            self._schedules.set_capacity(schedule.id, schedule.reserved + reservation.quantity)
+        return bool(self._inner.add(reservation))
+
+
+def _keeps_seats(store: InMemoryStore) -> AbstractUnitOfWork:
+    uow = InMemoryUnitOfWork(store)
+    uow.schedules = _KeepsSeats(uow.schedules)
+    return uow
+
+
+def _overbooks(store: InMemoryStore) -> AbstractUnitOfWork:
+    uow = InMemoryUnitOfWork(store)
+    uow.reservations = _GrowsToFit(uow.reservations, uow.schedules)
+    return uow
+
+
+class _FoldingIds(dict[str, Any]):
+    """Schedule ids compared as MariaDB's default collation does: case and trailing spaces."""
+
+    @staticmethod
+    def _fold(key: str) -> str:
+        return key.casefold().rstrip(" ")
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(self._fold(key))
+
+    def __getitem__(self, key: str) -> Any:
+        return super().__getitem__(self._fold(key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(self._fold(key), value)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(self._fold(key), default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        return super().pop(self._fold(key), *default)
+
+
+def _folds_ids(store: InMemoryStore) -> AbstractUnitOfWork:
+    if not isinstance(store.schedules, _FoldingIds):
+        store.schedules = _FoldingIds()
+    return InMemoryUnitOfWork(store)
+
+
+class _RefundsCancelled(ReservationService):
+    def __init__(self, uow_factory: Callable[[], AbstractUnitOfWork]) -> None:
+        super().__init__(uow_factory)
+        self._make_uow = uow_factory
+
+    def refund_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Any:
+        """The bug: a cancelled reservation can still be refunded (the money goes twice)."""
+        try:
+            return super().refund_reservation(reservation_id, user_id=user_id)
+        except BusinessException as exc:
+            if exc.code is not ErrorCode.INVALID_STATE_TRANSITION:
+                raise
+            current = self.get_reservation(reservation_id)
+            if current.status is not ReservationStatus.CANCELLED:
+                raise
+            with self._make_uow() as uow:
+                if not uow.reservations.try_transition(
+                    reservation_id, current.status, ReservationStatus.REFUNDED, current.updated_at
+                ):
+                    raise AssertionError("mutant failed to apply its bug") from exc
+                uow.commit()
+            return dataclasses.replace(current, status=ReservationStatus.REFUNDED)
+
+
+class _IgnoresOwner(ReservationService):
+    def cancel_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Any:
+        """The bug: anyone may cancel anyone's reservation."""
+        return super().cancel_reservation(reservation_id)
+
+
+class _ReplaysStaleCopies(ReservationService):
+    """The bug: replays answer from a cache of first responses, not the reservation now."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._first_responses: dict[tuple[str, str], Any] = {}
+
+    def create_reservation(
+        self, schedule_id: str, user_id: str, *, quantity: Any = 1, idempotency_key: Any = None
+    ) -> Any:
+        made = super().create_reservation(
+            schedule_id, user_id, quantity=quantity, idempotency_key=idempotency_key
+        )
+        if idempotency_key is None:
+            return made
+        return self._first_responses.setdefault((user_id, idempotency_key), made)
+
+
+def _service(
+    make_uow: Callable[[InMemoryStore], AbstractUnitOfWork],
+    service_class: type[ReservationService] = ReservationService,
+) -> Callable[[], ReservationService]:
+    def make_service() -> ReservationService:
+        store = InMemoryStore()
+
+        def uow_factory() -> AbstractUnitOfWork:
+            return make_uow(store)
+
+        return service_class(uow_factory)
+
+    return make_service
+
+
+@pytest.mark.parametrize(
+    ("make_service", "symptom"),
+    [
+        pytest.param(_service(_keeps_seats), "the seats of its CONFIRMED", id="seats-not-returned"),
+        pytest.param(_service(_overbooks), "expected CAPACITY_EXCEEDED, got Res", id="overbooks"),
+        pytest.param(
+            _service(_folds_ids), "SCHEDULE_ALREADY_EXISTS|SCHEDULE_NOT_FOUND", id="case-folded-ids"
+        ),
+        pytest.param(
+            _service(InMemoryUnitOfWork, _RefundsCancelled),
+            "expected INVALID_STATE_TRANSITION, got Res",
+            id="refund-after-cancel",
+        ),
+        pytest.param(
+            _service(InMemoryUnitOfWork, _IgnoresOwner),
+            "expected RESERVATION_NOT_FOUND, got Res",
+            id="no-owner-check",
+        ),
+        pytest.param(
+            _service(InMemoryUnitOfWork, _ReplaysStaleCopies),
+            r"got Reservation\(.*CONFIRMED.*expected Reservation\(",
+            id="stale-replay",
+        ),
+    ],
+)
+def test_machine_finds_the_bug(
+    make_service: Callable[[], ReservationService], symptom: str
+) -> None:
+    with pytest.raises(AssertionError, match=symptom):
+        run_state_machine_as_test(build_state_machine(make_service), settings=SELF_CHECK)
+
+
+def test_correct_service_passes_the_same_run() -> None:
+    run_state_machine_as_test(
+        build_state_machine(_service(InMemoryUnitOfWork)), settings=SELF_CHECK
+    )
