@@ -289,7 +289,7 @@ class ReservationService:
         record = uow.idempotency_keys.get(user_id, key)
         if record is None:
             return None
-        if record.created_at <= self._now() - self._idempotency_ttl:
+        if record.created_at < self._now() - self._idempotency_ttl:  # as purge() decides
             uow.idempotency_keys.delete(user_id, key)
             return None
         if record.fingerprint != fingerprint:

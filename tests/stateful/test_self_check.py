@@ -44,8 +44,9 @@ class _Delegate:
 
 
 class _KeepsSeats(_Delegate):
-    def release_seats(self, schedule_id: str, quantity: int) -> None:
-        """The bug: cancel and refund forget to give the seats back."""
+    def release_seats(self, schedule_id: str, quantity: int) -> bool:
+        """The bug: cancel and refund forget to give the seats back, and say they did."""
+        return True
 
 
 class _GrowsToFit(_Delegate):

@@ -102,12 +102,9 @@ class _Schedules:
         self._put(dataclasses.replace(schedule, reserved=schedule.reserved - quantity))
         return True
 
-    def take_seats(self, schedule_id: str, quantity: int) -> bool:
-        schedule = self._store.schedules.get(schedule_id)
-        if schedule is None or schedule.remaining < quantity:
-            return False
+    def take_seats(self, schedule: Schedule, quantity: int) -> None:
+        """Take seats the caller has checked are free."""
         self._put(dataclasses.replace(schedule, reserved=schedule.reserved + quantity))
-        return True
 
     def _put(self, schedule: Schedule) -> None:
         self._journal.put(self._store.schedules, schedule.id, schedule)
@@ -118,11 +115,13 @@ class _Reservations:
         self._store, self._journal, self._schedules = store, journal, schedules
 
     def add(self, reservation: Reservation) -> bool:
-        if not self._schedules.take_seats(reservation.schedule_id, reservation.quantity):
-            return False
         slot = (reservation.schedule_id, reservation.user_id)
+        schedule = self._store.schedules.get(reservation.schedule_id)
+        if schedule is None or schedule.remaining < reservation.quantity:
+            return False
         if slot in self._store.confirmed:
             raise DuplicateReservationError(slot)
+        self._schedules.take_seats(schedule, reservation.quantity)
         self._journal.put(self._store.confirmed, slot, reservation.id)
         self._journal.put(self._store.reservations, reservation.id, reservation)
         return True
