@@ -39,6 +39,16 @@ def tests(session: nox.Session, db: str) -> None:
 
 
 @nox.session
+def soak(session: nox.Session) -> None:
+    """A long Hypothesis soak of the state machine on every backend (not run by default)."""
+    session.install("-e", ".[test]")
+    env = {name: os.environ.get(name, url) for name, url in DEFAULT_URLS.items()}
+    env["RESERVATION_CORE_SOAK"] = os.environ.get("RESERVATION_CORE_SOAK", "1")
+    env["RESERVATION_CORE_REQUIRE_BACKENDS"] = "all"
+    session.run("pytest", "tests/stateful", *session.posargs, env=env)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Ruff: lint and formatting."""
     session.install("ruff")
