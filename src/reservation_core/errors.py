@@ -34,7 +34,6 @@ class ErrorCode(enum.StrEnum):
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 
 
-#: The HTTP status a web layer should answer for each code (read-only).
 HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
     {
         ErrorCode.CAPACITY_EXCEEDED: 400,
@@ -52,6 +51,7 @@ HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
         ErrorCode.STORAGE_UNAVAILABLE: 503,
     }
 )
+"""The HTTP status a web layer should answer for each code (read-only)."""
 
 _DEFAULT_MESSAGES: Mapping[ErrorCode, str] = MappingProxyType(
     {
@@ -97,10 +97,12 @@ class BusinessException(Exception):
         ('CAPACITY_EXCEEDED', 400)
     """
 
-    #: The default base URI of :meth:`to_problem`'s ``type`` member, for every exception:
-    #: set it once at start-up (``BusinessException.problem_type_base = "https://..."``).
-    #: ``None`` means ``about:blank``.
     problem_type_base: ClassVar[str | None] = None
+    """The default base URI of :meth:`to_problem`'s ``type`` member, for every exception.
+
+    Set it once at start-up (``BusinessException.problem_type_base = "https://..."``);
+    ``None`` means ``about:blank``.
+    """
 
     code: ErrorCode
     message: str
