@@ -75,6 +75,7 @@ def required(body: dict[str, Any], field: str) -> Any:
     return body[field]
 
 
+# --8<-- [start:negotiation]
 def wants_problem_json(accept: str | None) -> bool:
     """True when ``Accept`` ranks ``application/problem+json`` at least as high as JSON.
 
@@ -112,3 +113,6 @@ def error_response(error: BusinessException, accept: str | None, path: str) -> E
     if wants_problem_json(accept):
         return ErrorResponse(error.http_status, error.to_problem(instance=path), PROBLEM_JSON)
     return ErrorResponse(error.http_status, error.to_dict(), "application/json")
+
+
+# --8<-- [end:negotiation]

@@ -44,10 +44,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     service = build_service(engine if engine is not None else engine_from_environment())
     app = FastAPI(title="reservation_core example")
 
+    # --8<-- [start:handler]
     @app.exception_handler(BusinessException)
     async def business_exception(request: Request, error: BusinessException) -> JSONResponse:
         answer = error_response(error, request.headers.get("accept"), request.url.path)
         return JSONResponse(answer.body, answer.status, media_type=answer.media_type)
+
+    # --8<-- [end:handler]
 
     @app.post("/schedules", status_code=201)
     def create_schedule(body: JsonBody) -> dict[str, Any]:

@@ -32,10 +32,13 @@ def create_app(engine: Engine | None = None) -> Flask:
     service = build_service(engine if engine is not None else engine_from_environment())
     app = Flask(__name__)
 
+    # --8<-- [start:handler]
     @app.errorhandler(BusinessException)
     def business_exception(error: BusinessException) -> Response:
         answer = error_response(error, request.headers.get("Accept"), request.path)
         return Response(app.json.dumps(answer.body), answer.status, content_type=answer.media_type)
+
+    # --8<-- [end:handler]
 
     @app.post("/schedules")
     def create_schedule() -> tuple[dict[str, Any], int]:

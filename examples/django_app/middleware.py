@@ -10,6 +10,7 @@ from examples._common import error_response
 from reservation_core import BusinessException
 
 
+# --8<-- [start:handler]
 class BusinessExceptionMiddleware:
     """Answers ``error.http_status`` with ``to_dict()``, or ``to_problem()`` if asked."""
 
@@ -24,3 +25,6 @@ class BusinessExceptionMiddleware:
             return None
         answer = error_response(exception, request.headers.get("Accept"), request.path)
         return JsonResponse(answer.body, status=answer.status, content_type=answer.media_type)
+
+
+# --8<-- [end:handler]
