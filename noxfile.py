@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``.
+"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s docs``.
 
 The ``tests`` session is parametrised by database, like SQLAlchemy's own: the database is
 chosen by URL, never by editing code. ``nox -s "tests(db='postgresql')"`` runs the suite
@@ -11,7 +11,7 @@ import os
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 DEFAULT_URLS = {
@@ -61,3 +61,10 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install("-e", ".[test]")
     session.run("mypy", "--strict", "src/reservation_core")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; any warning (a broken link, a stale page) fails."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)

@@ -1,15 +1,17 @@
 """The error contract: every failure a caller can meet is a :class:`BusinessException`.
 
 A web layer maps :attr:`BusinessException.http_status` (or :data:`HTTP_STATUS`) to its
-response and serialises :meth:`BusinessException.to_dict` as the body.
+response and serialises :meth:`BusinessException.to_dict` as the body, or
+:meth:`BusinessException.to_problem` as an RFC 9457 ``application/problem+json`` body.
 """
 
 from __future__ import annotations
 
 import enum
+import http
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["HTTP_STATUS", "BusinessException", "ErrorCode"]
 
@@ -32,7 +34,6 @@ class ErrorCode(enum.StrEnum):
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 
 
-#: The HTTP status a web layer should answer for each code (read-only).
 HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
     {
         ErrorCode.CAPACITY_EXCEEDED: 400,
@@ -50,6 +51,7 @@ HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
         ErrorCode.STORAGE_UNAVAILABLE: 503,
     }
 )
+"""The HTTP status a web layer should answer for each code (read-only)."""
 
 _DEFAULT_MESSAGES: Mapping[ErrorCode, str] = MappingProxyType(
     {
@@ -70,6 +72,16 @@ _DEFAULT_MESSAGES: Mapping[ErrorCode, str] = MappingProxyType(
 )
 
 
+_ABOUT_BLANK = "about:blank"
+
+
+def _status_phrase(status: int, code: ErrorCode) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:  # a status override outside the registry has no phrase
+        return _DEFAULT_MESSAGES[code]
+
+
 class BusinessException(Exception):
     """A failure of a use case, identified by an :class:`ErrorCode`.
 
@@ -83,6 +95,13 @@ class BusinessException(Exception):
         >>> err = BusinessException("CAPACITY_EXCEEDED", details={"requested": 2, "remaining": 1})
         >>> err.to_dict()["code"], err.http_status
         ('CAPACITY_EXCEEDED', 400)
+    """
+
+    problem_type_base: ClassVar[str | None] = None
+    """The default base URI of :meth:`to_problem`'s ``type`` member, for every exception.
+
+    Set it once at start-up (``BusinessException.problem_type_base = "https://..."``);
+    ``None`` means ``about:blank``.
     """
 
     code: ErrorCode
@@ -107,6 +126,50 @@ class BusinessException(Exception):
     def to_dict(self) -> dict[str, Any]:
         """The response body: exactly ``{"code", "message", "details"}``."""
         return {"code": str(self.code), "message": self.message, "details": dict(self.details)}
+
+    def to_problem(
+        self, type_base: str | None = None, *, instance: str | None = None
+    ) -> dict[str, Any]:
+        """The response body as RFC 9457 problem details (``application/problem+json``).
+
+        Members, in this order: ``type``, ``title``, ``status``, ``detail``, ``instance``
+        (only when given), then the extension members ``code`` and ``details``, the same
+        values as in :meth:`to_dict`.
+
+        Args:
+            type_base: the base URI of the problem types; ``type`` is the base followed by
+                the code (a ``/`` is put between them unless the base ends with ``/``,
+                ``#`` or ``:``). ``None`` uses :attr:`problem_type_base`; ``"about:blank"`` (or a
+                ``None`` default) gives ``type: "about:blank"``, where RFC 9457 has the
+                problem mean no more than its HTTP status: ``title`` is then the status
+                phrase (``"Bad Request"``). With a base, ``title`` is the code's standard
+                message, the same for every occurrence of the problem type.
+            instance: a URI reference naming this occurrence (for example the request path).
+
+        Example:
+            >>> err = BusinessException("RESERVATION_NOT_FOUND", details={"reservation_id": "r1"})
+            >>> err.to_problem()["type"], err.to_problem()["title"]
+            ('about:blank', 'Not Found')
+            >>> err.to_problem("https://example.com/problems/")["type"]
+            'https://example.com/problems/RESERVATION_NOT_FOUND'
+        """
+        base = type_base if type_base is not None else self.problem_type_base
+        if base is None or base == _ABOUT_BLANK:
+            problem_type, title = _ABOUT_BLANK, _status_phrase(self.http_status, self.code)
+        else:
+            separator = "" if base.endswith(("/", "#", ":")) else "/"
+            problem_type, title = f"{base}{separator}{self.code}", _DEFAULT_MESSAGES[self.code]
+        problem: dict[str, Any] = {
+            "type": problem_type,
+            "title": title,
+            "status": self.http_status,
+            "detail": self.message,
+        }
+        if instance is not None:
+            problem["instance"] = instance
+        problem["code"] = str(self.code)
+        problem["details"] = dict(self.details)
+        return problem
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keeps the exception picklable (multiprocessing, task queues) despite keyword args.

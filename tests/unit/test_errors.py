@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
+from http import HTTPStatus
 
 import pytest
 
@@ -82,3 +84,82 @@ def test_public_api() -> None:
     for name in reservation_core.__all__:
         assert hasattr(reservation_core, name)
     assert reservation_core.__version__ == "0.1.0.dev0"
+
+
+def test_to_dict_is_exactly_code_message_details() -> None:
+    err = BusinessException("SCHEDULE_NOT_FOUND", details={"schedule_id": "s1"})
+    assert err.to_dict() == {
+        "code": "SCHEDULE_NOT_FOUND",
+        "message": "No such schedule.",
+        "details": {"schedule_id": "s1"},
+    }
+
+
+@pytest.fixture
+def problem_type_base() -> Iterator[None]:
+    yield
+    BusinessException.problem_type_base = None
+
+
+@pytest.mark.parametrize("code", list(ErrorCode))
+def test_problem_about_blank_titles_with_the_status_phrase(code: ErrorCode) -> None:
+    err = BusinessException(code, "occurrence", details={"k": 1})
+    problem = err.to_problem()
+    assert list(problem) == ["type", "title", "status", "detail", "code", "details"]
+    assert problem == {
+        "type": "about:blank",
+        "title": HTTPStatus(EXPECTED_STATUS[code.value]).phrase,
+        "status": EXPECTED_STATUS[code.value],
+        "detail": "occurrence",
+        "code": code.value,
+        "details": {"k": 1},
+    }
+    assert err.to_problem("about:blank") == problem
+
+
+def test_problem_with_a_type_base() -> None:
+    err = BusinessException(
+        "CAPACITY_EXCEEDED", "Only 1 seat left.", details={"requested": 2, "remaining": 1}
+    )
+    assert err.to_problem("https://example.com/problems/", instance="/schedules/s1") == {
+        "type": "https://example.com/problems/CAPACITY_EXCEEDED",
+        "title": "Not enough seats remain on this schedule.",
+        "status": 400,
+        "detail": "Only 1 seat left.",
+        "instance": "/schedules/s1",
+        "code": "CAPACITY_EXCEEDED",
+        "details": {"requested": 2, "remaining": 1},
+    }
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("https://example.com/problems", "https://example.com/problems/ALREADY_REFUNDED"),
+        ("https://example.com/errors/#", "https://example.com/errors/#ALREADY_REFUNDED"),
+        ("urn:example:problem:", "urn:example:problem:ALREADY_REFUNDED"),
+    ],
+)
+def test_problem_type_joins_base_and_code(base: str, expected: str) -> None:
+    assert BusinessException("ALREADY_REFUNDED").to_problem(base)["type"] == expected
+
+
+@pytest.mark.usefixtures("problem_type_base")
+def test_problem_type_base_default_is_configurable() -> None:
+    BusinessException.problem_type_base = "https://example.com/p/"
+    err = BusinessException("DUPLICATE_RESERVATION")
+    assert err.to_problem()["type"] == "https://example.com/p/DUPLICATE_RESERVATION"
+    assert err.to_problem()["title"] == err.message
+    assert err.to_problem("about:blank")["type"] == "about:blank"
+    assert err.to_problem("about:blank")["title"] == "Conflict"
+    assert err.to_problem("https://other/")["type"] == "https://other/DUPLICATE_RESERVATION"
+
+
+def test_problem_follows_status_override_and_copies_details() -> None:
+    err = BusinessException("CAPACITY_EXCEEDED", details={"requested": 2}, http_status=429)
+    problem = err.to_problem()
+    assert (problem["status"], problem["title"]) == (429, "Too Many Requests")
+    problem["details"]["requested"] = 99
+    assert err.details == {"requested": 2}
+    unregistered = BusinessException("CAPACITY_EXCEEDED", http_status=499).to_problem()
+    assert (unregistered["status"], unregistered["title"]) == (499, err.message)

@@ -35,8 +35,8 @@ _NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-#: The tables of reservation_core; pass to ``create_all`` or to Alembic's ``target_metadata``.
 metadata = MetaData(naming_convention=_NAMING)
+"""The tables of reservation_core; pass to ``create_all`` or to Alembic's ``target_metadata``."""
 
 _MYSQL_TABLE: dict[str, Any] = {
     "mysql_engine": "InnoDB",

@@ -1,0 +1,1 @@
+"""Example web apps on reservation_core: FastAPI, Flask and Django (run from the repo root)."""

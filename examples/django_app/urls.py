@@ -1,0 +1,14 @@
+"""Routes of the example project."""
+
+from django.urls import path
+
+from examples.django_app import views
+
+urlpatterns = [
+    path("schedules", views.create_schedule),
+    path("schedules/<str:schedule_id>", views.get_schedule),
+    path("schedules/<str:schedule_id>/reservations", views.create_reservation),
+    path("reservations/<str:reservation_id>", views.get_reservation),
+    path("reservations/<str:reservation_id>/cancel", views.cancel_reservation),
+    path("reservations/<str:reservation_id>/refund", views.refund_reservation),
+]

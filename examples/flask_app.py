@@ -1,0 +1,77 @@
+"""reservation_core behind Flask.
+
+Run from the repository root (the engine comes from ``RESERVATION_CORE_EXAMPLE_DATABASE_URL``,
+default a SQLite file)::
+
+    flask --app examples.flask_app run
+
+ONE ``errorhandler`` maps every ``BusinessException``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, request
+from sqlalchemy import Engine
+
+from examples._common import (
+    build_service,
+    engine_from_environment,
+    error_response,
+    json_object,
+    required,
+    reservation_json,
+    schedule_json,
+)
+from reservation_core import BusinessException
+
+
+def create_app(engine: Engine | None = None) -> Flask:
+    """The app on ``engine`` (tests inject one), else on the environment's database."""
+    service = build_service(engine if engine is not None else engine_from_environment())
+    app = Flask(__name__)
+
+    # --8<-- [start:handler]
+    @app.errorhandler(BusinessException)
+    def business_exception(error: BusinessException) -> Response:
+        answer = error_response(error, request.headers.get("Accept"), request.path)
+        return Response(app.json.dumps(answer.body), answer.status, content_type=answer.media_type)
+
+    # --8<-- [end:handler]
+
+    @app.post("/schedules")
+    def create_schedule() -> tuple[dict[str, Any], int]:
+        body = json_object(request.get_data())
+        capacity = required(body, "capacity")
+        schedule = service.create_schedule(required(body, "schedule_id"), capacity)
+        return schedule_json(schedule), 201
+
+    @app.get("/schedules/<schedule_id>")
+    def get_schedule(schedule_id: str) -> dict[str, Any]:
+        return schedule_json(service.get_schedule(schedule_id))
+
+    @app.post("/schedules/<schedule_id>/reservations")
+    def create_reservation(schedule_id: str) -> tuple[dict[str, Any], int]:
+        body = json_object(request.get_data())
+        reservation = service.create_reservation(
+            schedule_id,
+            required(body, "user_id"),
+            quantity=body.get("quantity", 1),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return reservation_json(reservation), 201
+
+    @app.get("/reservations/<reservation_id>")
+    def get_reservation(reservation_id: str) -> dict[str, Any]:
+        return reservation_json(service.get_reservation(reservation_id))
+
+    @app.post("/reservations/<reservation_id>/cancel")
+    def cancel_reservation(reservation_id: str) -> dict[str, Any]:
+        return reservation_json(service.cancel_reservation(reservation_id))
+
+    @app.post("/reservations/<reservation_id>/refund")
+    def refund_reservation(reservation_id: str) -> dict[str, Any]:
+        return reservation_json(service.refund_reservation(reservation_id))
+
+    return app

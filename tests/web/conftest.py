@@ -1,0 +1,93 @@
+"""Each example app behind its framework's own test client, on one small interface."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+APPS = ["fastapi", "flask", "django"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    status: int
+    media_type: str
+    body: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class WebClient:
+    """``post``/``get`` against one example app; the body is sent as raw bytes."""
+
+    name: str
+    send: Callable[[str, str, bytes | None, dict[str, str]], Answer]
+
+    def post(
+        self, path: str, body: Any = None, *, raw: bytes | None = None, **headers: str
+    ) -> Answer:
+        data = raw if raw is not None else json.dumps({} if body is None else body).encode()
+        return self.send("POST", path, data, {"Content-Type": "application/json", **headers})
+
+    def get(self, path: str, **headers: str) -> Answer:
+        return self.send("GET", path, None, headers)
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", maxsplit=1)[0].strip()
+
+
+def _fastapi(engine: Engine) -> Iterator[WebClient]:
+    from fastapi.testclient import TestClient
+
+    from examples.fastapi_app import create_app
+
+    with TestClient(create_app(engine)) as client:
+
+        def send(method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Answer:
+            response = client.request(method, path, content=data, headers=headers)
+            media_type = _media_type(response.headers["content-type"])
+            return Answer(response.status_code, media_type, response.json())
+
+        yield WebClient("fastapi", send)
+
+
+def _flask(engine: Engine) -> Iterator[WebClient]:
+    from examples.flask_app import create_app
+
+    client = create_app(engine).test_client()
+
+    def send(method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Answer:
+        response = client.open(path, method=method, data=data, headers=headers)
+        return Answer(response.status_code, response.mimetype, json.loads(response.data))
+
+    yield WebClient("flask", send)
+
+
+def _django(engine: Engine) -> Iterator[WebClient]:
+    from django.test import Client
+
+    from examples.django_app import create_app
+
+    create_app(engine)
+    client = Client()
+
+    def send(method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Answer:
+        content_type = headers.pop("Content-Type", "application/octet-stream")
+        response = client.generic(method, path, data or b"", content_type, headers=headers)
+        media_type = _media_type(response.headers["Content-Type"])
+        return Answer(response.status_code, media_type, json.loads(response.content))
+
+    yield WebClient("django", send)
+
+
+@pytest.fixture(params=APPS)
+def web(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[WebClient]:
+    """Each example app in turn, on the session's SQLite file."""
+    yield from {"fastapi": _fastapi, "flask": _flask, "django": _django}[request.param](
+        sqlite_engine
+    )
