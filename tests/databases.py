@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url, text
 
 URL_VARIABLES = {
     "postgresql": "RESERVATION_CORE_POSTGRESQL_URL",
@@ -83,3 +83,24 @@ def make_engine(url: str, **options: Any) -> Engine:
         engine.dispose()
         unavailable(engine.dialect.name, f"cannot connect to {engine.url!r}: {error}")
     return engine
+
+
+def separate_database_url(name: str, database: str) -> str:
+    """The URL of ``database`` beside the test database of ``name``, created if missing.
+
+    For suites that need a schema of their own (migrations, the CLI's whole-database
+    audit): the shared test database is wiped by other suites and sessions.
+    """
+    url = make_url(database_url(name))
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if name == "postgresql":
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}
+            ).first()
+            if exists is None:
+                connection.execute(text(f"CREATE DATABASE {database}"))
+        else:
+            connection.execute(text(f"CREATE DATABASE IF NOT EXISTS {database}"))
+    admin.dispose()
+    return url.set(database=database).render_as_string(hide_password=False)
