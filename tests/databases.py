@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,10 @@ def unavailable(name: str, reason: str) -> None:
 
 
 def _docker_answers() -> bool:
+    # docker.from_env() leaks its socket when no daemon listens: a ResourceWarning, which
+    # filterwarnings=error turns into a failed test on any machine without Docker.
+    if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
+        return False
     try:
         import docker  # type: ignore[import-untyped]
 
