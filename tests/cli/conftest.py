@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -26,17 +27,22 @@ PACKAGE_ROOT = Path(reservation_core.__file__).resolve().parents[1]
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
 
 
-def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m reservation_core ARGS`` with the package under test importable."""
+def run_cli(*args: str, timeout: float = 120, **options: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m reservation_core ARGS`` with the package under test importable.
+
+    Output is captured unless ``options`` (for :func:`subprocess.run`) say otherwise.
+    """
     path = [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    options.setdefault("stdout", subprocess.PIPE)
+    options.setdefault("stderr", subprocess.PIPE)
     return subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "reservation_core", *args],
-        capture_output=True,
         text=True,
         env=env,
         timeout=timeout,
         check=False,
+        **options,
     )
 
 

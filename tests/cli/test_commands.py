@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -133,3 +135,16 @@ def test_migrate_builds_the_schema_and_prints_its_sql(name: str, tmp_path: Path)
         assert set(metadata.tables) | {migrations.VERSION_TABLE} <= tables
     finally:
         engine.dispose()
+
+
+def test_stress_shows_progress_on_a_terminal() -> None:
+    controller, terminal = pty.openpty()
+    try:
+        result = run_cli("stress", "--seconds", "1", stderr=terminal)
+        progress = os.read(controller, 65536).decode()
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert result.returncode == 0, result.stdout
+    assert "\rstress " in progress
+    assert "operations" in progress
