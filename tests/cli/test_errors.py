@@ -16,6 +16,7 @@ COMMANDS = ["demo", "stress", "audit", "migrate"]
 
 def _one_line_error(result_stderr: str, *fragments: str) -> None:
     assert "Traceback" not in result_stderr
+    assert "secret" not in result_stderr
     lines = result_stderr.splitlines()
     assert len(lines) == 1, result_stderr
     assert lines[0].startswith("reservation-core: error: ")
@@ -46,9 +47,11 @@ def test_an_unreachable_database_is_a_one_line_error(command: str) -> None:
         ("nosuchdatabase://user@host/db", "unknown database or driver"),
         ("mysql+mysqldb://user@host/db", "pip install 'reservation-core[mysql]'"),
         ("sqlite://", "in-memory SQLite"),
+        ("postgresql+psycopg://user:secret@host:notaport/db", "user:***@host:notaport"),
+        ("mysql+pymysql://root@127.0.0.1/test?no_such_option=1", "unexpected keyword"),
     ],
 )
-def test_a_missing_or_unknown_driver_is_a_one_line_error(url: str, fragment: str) -> None:
+def test_an_unusable_url_is_a_one_line_error(url: str, fragment: str) -> None:
     result = run_cli("audit", "--url", url)
     assert result.returncode == 2
     _one_line_error(result.stderr, fragment)

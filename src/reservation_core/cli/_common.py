@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import tempfile
 import threading
 import time
@@ -53,8 +54,10 @@ def parse_url(text: str) -> URL:
     """Parse a database URL, or fail with a :class:`CliError` that shows the expected form."""
     try:
         url = make_url(text)
-    except sa_exc.ArgumentError:
-        raise CliError(f"not a database URL: {text!r} (expected {FORMS})") from None
+    except (sa_exc.ArgumentError, ValueError) as error:  # ValueError: a port not a number
+        detail = f": {one_line(error)}" if isinstance(error, ValueError) else ""
+        masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text)  # never print a password
+        raise CliError(f"not a database URL: {masked!r}{detail} (expected {FORMS})") from None
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         raise CliError(
             "an in-memory SQLite database is private to each connection; "
@@ -95,9 +98,10 @@ def open_engine(url_text: str, *, pool_size: int = 5, connect: bool = True) -> E
         try:
             with engine.connect():
                 pass
-        except sa_exc.DBAPIError as error:
+        # Drivers reject a bad URL option with their own TypeError or ValueError.
+        except (sa_exc.DBAPIError, TypeError, ValueError) as error:
             engine.dispose()
-            reason = one_line(error.orig)
+            reason = one_line(getattr(error, "orig", error))
             raise CliError(f"cannot connect to {shown(url)}: {reason}") from None
     return engine
 
