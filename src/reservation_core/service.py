@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import random
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from reservation_core._retry import run_in_unit_of_work
 from reservation_core._validation import check_count, check_id, check_optional_id
 from reservation_core.domain import (
     Action,
@@ -22,7 +21,6 @@ from reservation_core.domain import (
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.ports import (
     AbstractUnitOfWork,
-    ConnectionLost,
     DuplicateReservationError,
     IdempotencyRecord,
     TransientConflict,
@@ -353,21 +351,9 @@ class ReservationService:
         return now.astimezone(UTC)
 
     def _run(self, use_case: Callable[[AbstractUnitOfWork], T]) -> T:
-        """Run ``use_case`` in a fresh unit of work, again on transient failures."""
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                with self._uow_factory() as uow:
-                    return use_case(uow)
-            except TransientConflict as exc:
-                if attempt == self._max_attempts:
-                    raise BusinessException(
-                        ErrorCode.CONCURRENCY_CONFLICT, details={"attempts": attempt}
-                    ) from exc
-            except ConnectionLost as exc:
-                if attempt == self._max_attempts:
-                    raise BusinessException(
-                        ErrorCode.STORAGE_UNAVAILABLE, details={"attempts": attempt}
-                    ) from exc
-            # Full jitter keeps retrying clients from colliding again in lockstep.
-            time.sleep(random.uniform(0, self._retry_backoff * 2 ** min(attempt, 6)))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return run_in_unit_of_work(
+            self._uow_factory,
+            use_case,
+            max_attempts=self._max_attempts,
+            backoff=self._retry_backoff,
+        )

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, make_url, text
+from sqlalchemy import Engine, inspect, text
 
 from reservation_core import ReservationService, migrations
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
-from tests.databases import database_url, make_engine
+from tests.databases import make_engine, separate_database_url
 
 DATABASE = "rc_migrations"
 
@@ -20,19 +20,7 @@ DATABASE = "rc_migrations"
 def _separate_database(name: str, tmp_path: Path) -> Engine:
     if name == "sqlite":
         return make_engine(f"sqlite:///{tmp_path / 'migrations.sqlite3'}")
-    url = make_url(database_url(name))
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        if name == "postgresql":
-            exists = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": DATABASE}
-            ).first()
-            if exists is None:
-                connection.execute(text(f"CREATE DATABASE {DATABASE}"))
-        else:
-            connection.execute(text(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
-    admin.dispose()
-    return make_engine(url.set(database=DATABASE))
+    return make_engine(separate_database_url(name, DATABASE))
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])

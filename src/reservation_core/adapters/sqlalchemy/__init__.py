@@ -1,7 +1,8 @@
 """The SQLAlchemy adapter: SQLite, PostgreSQL and MariaDB/MySQL through SQLAlchemy Core.
 
 ``metadata`` holds the ``rc_`` tables; ``SqlAlchemyUnitOfWork(engine)`` runs a use case's
-transaction on an engine the host creates (none is created at import time).
+transaction on an engine the host creates (none is created at import time);
+``audit(engine, repair=False)`` checks (and fixes) every schedule's stored seat count.
 
 Example:
     >>> from sqlalchemy import create_engine
@@ -12,6 +13,7 @@ Example:
     >>> service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))  # doctest: +SKIP
 """
 
+from reservation_core.adapters.sqlalchemy._audit import AuditReport, ScheduleDrift, audit
 from reservation_core.adapters.sqlalchemy.tables import (
     idempotency_keys,
     metadata,
@@ -20,4 +22,13 @@ from reservation_core.adapters.sqlalchemy.tables import (
 )
 from reservation_core.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 
-__all__ = ["SqlAlchemyUnitOfWork", "idempotency_keys", "metadata", "reservations", "schedules"]
+__all__ = [
+    "AuditReport",
+    "ScheduleDrift",
+    "SqlAlchemyUnitOfWork",
+    "audit",
+    "idempotency_keys",
+    "metadata",
+    "reservations",
+    "schedules",
+]

@@ -1,0 +1,64 @@
+"""The ``reservation-core`` command: ``demo``, ``stress``, ``audit`` and ``migrate``.
+
+Exit status: 0 success, 1 a check failed (inconsistency, drift, violation), 2 a usage or
+database error, reported as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import exc as sa_exc
+
+from reservation_core import BusinessException, __version__
+from reservation_core.cli import audit, demo, migrate, stress
+from reservation_core.cli._common import CliError, one_line
+
+__all__ = ["main"]
+
+PROG = "reservation-core"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Reservations with a fixed capacity that never overbook: try it, "
+        "load-test a database, audit seat counts, migrate the schema.",
+        epilog="Exit status: 0 success, 1 a check failed, 2 a usage or database error.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for command in (demo, stress, audit, migrate):
+        command.add_parser(commands)
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Example:
+        >>> main(["demo", "--capacity", "10", "--requests", "100", "--json"])  # doctest: +SKIP
+        0
+    """
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except CliError as error:
+        return _fail(str(error))
+    except BusinessException as error:
+        return _fail(f"{error.code}: {error.message}")
+    except sa_exc.DBAPIError as error:
+        return _fail(f"database error: {one_line(error.orig)}")
+    except sa_exc.SQLAlchemyError as error:
+        return _fail(f"database error: {one_line(error)}")
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130
