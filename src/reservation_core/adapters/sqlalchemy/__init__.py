@@ -6,12 +6,15 @@ transaction on an engine the host creates (none is created at import time).
 Example:
     >>> from sqlalchemy import create_engine
     >>> from reservation_core import ReservationService
-    >>> from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
-    >>> engine = create_engine("sqlite:///reservations.db")  # doctest: +SKIP
+    >>> from reservation_core.adapters.sqlalchemy import (
+    ...     SqlAlchemyUnitOfWork, metadata, recommended_engine_options)
+    >>> url = "sqlite:///reservations.db"
+    >>> engine = create_engine(url, **recommended_engine_options(url))  # doctest: +SKIP
     >>> metadata.create_all(engine)  # doctest: +SKIP
     >>> service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))  # doctest: +SKIP
 """
 
+from reservation_core.adapters.sqlalchemy._dialects import recommended_engine_options
 from reservation_core.adapters.sqlalchemy.tables import (
     idempotency_keys,
     metadata,
@@ -20,4 +23,11 @@ from reservation_core.adapters.sqlalchemy.tables import (
 )
 from reservation_core.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 
-__all__ = ["SqlAlchemyUnitOfWork", "idempotency_keys", "metadata", "reservations", "schedules"]
+__all__ = [
+    "SqlAlchemyUnitOfWork",
+    "idempotency_keys",
+    "metadata",
+    "recommended_engine_options",
+    "reservations",
+    "schedules",
+]
