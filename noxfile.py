@@ -68,3 +68,26 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site; any warning (a broken link, a stale page) fails."""
     session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session
+@nox.parametrize("db", ["postgresql", "mariadb", "sqlite"])
+def bench(session: nox.Session, db: str) -> None:
+    """Hot-schedule throughput against raw SQL and the ORM (informative; CI never gates on it).
+
+    Give the benchmark a scratch database: it drops and recreates the ``rc_`` tables. Pass
+    options after ``--``, e.g. ``nox -s "bench(db='postgresql')" -- --clients 1,4,16,64``.
+    """
+    session.install("-e", ".[test]")
+    urls = {
+        "postgresql": os.environ.get(
+            "RESERVATION_CORE_BENCH_POSTGRESQL_URL",
+            "postgresql+psycopg://postgres@127.0.0.1:5432/rc_bench",
+        ),
+        "mariadb": os.environ.get(
+            "RESERVATION_CORE_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/rc_bench"
+        ),
+        "sqlite": f"sqlite:///{session.create_tmp()}/rc_bench.db",
+    }
+    args = session.posargs or ["--clients", "1,4,16,64", "--seconds", "10"]
+    session.run("python", "benchmarks/hot_schedule.py", "--url", urls[db], *args)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TypeVar
 
 from reservation_core.errors import BusinessException, ErrorCode
@@ -20,16 +22,19 @@ def run_in_unit_of_work(
     *,
     max_attempts: int,
     backoff: float,
+    admitted: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
 ) -> T:
     """Run ``use_case`` in a unit of work from ``uow_factory``; retry the whole of it.
 
     A transient conflict that outlasts ``max_attempts`` is ``CONCURRENCY_CONFLICT``; a lost
     connection, ``STORAGE_UNAVAILABLE``. Between attempts it sleeps a random time up to
     ``backoff * 2**attempt`` (full jitter, so retrying clients do not collide in lockstep).
+    Each attempt runs inside ``admitted()``, entered before the unit of work takes a
+    connection, so a caller waiting for admission holds none.
     """
     for attempt in range(1, max_attempts + 1):
         try:
-            with uow_factory() as uow:
+            with admitted(), uow_factory() as uow:
                 return use_case(uow)
         except (TransientConflict, ConnectionLost) as error:
             if attempt == max_attempts:

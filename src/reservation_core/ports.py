@@ -163,6 +163,19 @@ class AbstractUnitOfWork(abc.ABC):
     def commit(self) -> None:
         """Make the work durable."""
 
+    def add_reservation_and_commit(self, reservation: Reservation) -> bool:
+        """:meth:`ReservationRepository.add`, then :meth:`commit` if seats were taken.
+
+        Returns and raises what ``add`` does; ``False`` commits nothing. An adapter whose
+        database can take the seats, store the reservation and commit in one atomic
+        statement overrides this (the SQLAlchemy adapter on PostgreSQL, when nothing else
+        was written in the unit of work yet).
+        """
+        booked = self.reservations.add(reservation)
+        if booked:
+            self.commit()
+        return booked
+
     @abc.abstractmethod
     def rollback(self) -> None:
         """Discard the work since the last commit (a no-op when there is none)."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from reservation_core._admission import Admission
 from reservation_core._retry import run_in_unit_of_work
 from reservation_core._validation import check_count, check_id, check_optional_id
 from reservation_core.domain import (
@@ -51,6 +54,12 @@ class ReservationService:
             ``CONCURRENCY_CONFLICT`` (or a lost connection ``STORAGE_UNAVAILABLE``).
         retry_backoff: the base of the jittered exponential backoff between attempts, in seconds.
         idempotency_ttl: how long an idempotency key is remembered.
+        max_concurrent_per_schedule: how many ``create_reservation`` calls on one schedule
+            may be at the database at once, from this service instance; the others wait
+            in the process, in turn. Bookings on one schedule serialize on its row lock
+            anyway: queueing them here keeps throughput from collapsing as threads grow
+            (see docs/performance.md). ``None`` lets every call through. Per service
+            instance: share one instance among a process's threads, as intended.
 
     Every method raises :class:`~reservation_core.BusinessException` and nothing else.
 
@@ -72,6 +81,7 @@ class ReservationService:
         max_attempts: int = 10,
         retry_backoff: float = 0.002,
         idempotency_ttl: timedelta = timedelta(hours=24),
+        max_concurrent_per_schedule: int | None = 2,
     ) -> None:
         if not callable(uow_factory):
             raise TypeError("uow_factory must be a zero-argument callable")
@@ -81,11 +91,18 @@ class ReservationService:
             raise ValueError("retry_backoff must not be negative")
         if idempotency_ttl <= timedelta(0):
             raise ValueError("idempotency_ttl must be positive")
+        if max_concurrent_per_schedule is not None and (
+            type(max_concurrent_per_schedule) is not int or max_concurrent_per_schedule < 1
+        ):
+            raise ValueError("max_concurrent_per_schedule must be a positive int or None")
         self._uow_factory = uow_factory
         self._clock = clock
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff
         self._idempotency_ttl = idempotency_ttl
+        self._admission = (
+            None if max_concurrent_per_schedule is None else Admission(max_concurrent_per_schedule)
+        )
 
     # -- schedules -------------------------------------------------------------------------
 
@@ -192,16 +209,15 @@ class ReservationService:
                     IdempotencyRecord(user_id, idempotency_key, fingerprint, reservation.id, now)
                 )
             try:
-                booked = uow.reservations.add(reservation)
+                booked = uow.add_reservation_and_commit(reservation)
             except DuplicateReservationError:
                 uow.rollback()
                 raise self._duplicate(uow, schedule_id, user_id) from None
             if not booked:
                 raise self._refusal(uow, schedule_id, user_id, quantity)
-            uow.commit()
             return reservation
 
-        return self._run(use_case)
+        return self._run(use_case, schedule_id)
 
     def cancel_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:
         """Cancel a ``CONFIRMED`` reservation; its seats return to the schedule.
@@ -350,10 +366,20 @@ class ReservationService:
             raise ValueError("the clock must return a timezone-aware datetime")
         return now.astimezone(UTC)
 
-    def _run(self, use_case: Callable[[AbstractUnitOfWork], T]) -> T:
+    def _run(self, use_case: Callable[[AbstractUnitOfWork], T], booking: str | None = None) -> T:
+        """Run ``use_case`` in a fresh unit of work, again on transient failures.
+
+        ``booking`` names the schedule a booking use case takes seats on, for admission.
+        """
+        admission = self._admission
         return run_in_unit_of_work(
             self._uow_factory,
             use_case,
             max_attempts=self._max_attempts,
             backoff=self._retry_backoff,
+            admitted=(
+                contextlib.nullcontext
+                if admission is None or booking is None
+                else functools.partial(admission.admitted, booking)
+            ),
         )

@@ -7,13 +7,16 @@ transaction on an engine the host creates (none is created at import time);
 Example:
     >>> from sqlalchemy import create_engine
     >>> from reservation_core import ReservationService
-    >>> from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
-    >>> engine = create_engine("sqlite:///reservations.db")  # doctest: +SKIP
+    >>> from reservation_core.adapters.sqlalchemy import (
+    ...     SqlAlchemyUnitOfWork, metadata, recommended_engine_options)
+    >>> url = "sqlite:///reservations.db"
+    >>> engine = create_engine(url, **recommended_engine_options(url))  # doctest: +SKIP
     >>> metadata.create_all(engine)  # doctest: +SKIP
     >>> service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))  # doctest: +SKIP
 """
 
 from reservation_core.adapters.sqlalchemy._audit import AuditReport, ScheduleDrift, audit
+from reservation_core.adapters.sqlalchemy._dialects import recommended_engine_options
 from reservation_core.adapters.sqlalchemy.tables import (
     idempotency_keys,
     metadata,
@@ -29,6 +32,7 @@ __all__ = [
     "audit",
     "idempotency_keys",
     "metadata",
+    "recommended_engine_options",
     "reservations",
     "schedules",
 ]

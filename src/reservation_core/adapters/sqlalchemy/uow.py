@@ -11,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql import Executable
 
 from reservation_core.domain import Reservation
-from reservation_core.ports import AbstractUnitOfWork
+from reservation_core.ports import AbstractUnitOfWork, DuplicateReservationError
 
 from ._dialects import rules_for
 from ._errors import UniqueViolation, translated
@@ -69,6 +69,27 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             if not connection.in_transaction():
                 self._rules.begin(connection)
             return self._rules.book(connection, reservation)
+
+    def add_reservation_and_commit(self, reservation: Reservation) -> bool:
+        """Book and commit; in one statement where the dialect can and nothing else was written.
+
+        That statement is its own commit: a connection lost while it runs is
+        ``STORAGE_UNAVAILABLE`` with an unknown outcome, exactly as when losing it during
+        ``COMMIT``.
+        """
+        connection = self._connection
+        if connection.in_transaction():
+            return super().add_reservation_and_commit(reservation)
+        try:
+            with translated(self._classify, committing=True):
+                booked = self._rules.book_and_commit(connection, reservation)
+        except UniqueViolation:
+            raise DuplicateReservationError(
+                (reservation.schedule_id, reservation.user_id)
+            ) from None
+        if booked is None:
+            return super().add_reservation_and_commit(reservation)
+        return booked
 
     def unless_taken(self, write: Callable[[], object]) -> bool:
         """Run ``write``; ``False`` instead of an error if a unique constraint refused it."""

@@ -1,0 +1,490 @@
+"""Hot-schedule throughput: reservation_core against a raw-driver baseline and an ORM peer.
+
+Usage::
+
+    python benchmarks/hot_schedule.py --url URL --clients 1,16,64 --seconds 10 [--json]
+
+Every contender books one seat per request, each request for a distinct user, on one
+schedule (``hot``) or on one of many (``spread``), from ``clients`` threads of this
+process for ``seconds``. Contenders run interleaved (A B C A B C ...) for ``--rounds``
+rounds and the median round is reported, so drift of a noisy machine hits all alike.
+
+Contenders:
+
+* ``library`` -- ``ReservationService.create_reservation`` over ``SqlAlchemyUnitOfWork``.
+* ``raw`` -- the driver by hand, one connection per client: conditional ``UPDATE``,
+  ``INSERT``, ``COMMIT`` (psycopg, PyMySQL, or sqlite3 with ``BEGIN IMMEDIATE``).
+* ``orm`` -- a SQLAlchemy ORM session: ``SELECT ... FOR UPDATE``, mutate, flush, commit.
+
+After each run the invariant ``reserved == sum(quantity of CONFIRMED)`` is checked on
+every schedule the run used. ``cpu_us`` is this process's CPU time per reservation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import itertools
+import json
+import random
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from reservation_core import BusinessException, ReservationService
+from reservation_core.adapters.sqlalchemy import (
+    SqlAlchemyUnitOfWork,
+    metadata,
+    recommended_engine_options,
+    reservations,
+    schedules,
+)
+
+CAPACITY = 2**31 - 1
+CONTENDERS = ("library", "raw", "orm")
+
+# -- the ORM peer's mapping --------------------------------------------------------------
+
+
+class OrmSchedule:
+    id: str
+    capacity: int
+    reserved: int
+
+
+class OrmReservation:
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+_mapper_registry = registry()
+_mapper_registry.map_imperatively(OrmSchedule, schedules)
+_mapper_registry.map_imperatively(
+    OrmReservation, reservations, exclude_properties=["confirmed_user_id"]
+)
+
+
+# -- one booking per contender ------------------------------------------------------------
+
+Book = Callable[[str, str], bool]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def library_contender(engine: Engine, options: dict[str, Any]) -> Callable[[], Book]:
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine), **options)
+
+    def client() -> Book:
+        def book(schedule_id: str, user_id: str) -> bool:
+            try:
+                service.create_reservation(schedule_id, user_id)
+            except BusinessException:
+                return False
+            return True
+
+        return book
+
+    return client
+
+
+def orm_contender(engine: Engine) -> Callable[[], Book]:
+    def client() -> Book:
+        def book(schedule_id: str, user_id: str) -> bool:
+            with Session(engine) as session, session.begin():
+                schedule = session.execute(
+                    select(OrmSchedule).where(OrmSchedule.id == schedule_id).with_for_update()  # type: ignore[arg-type]
+                ).scalar_one()
+                if schedule.reserved + 1 > schedule.capacity:
+                    return False
+                schedule.reserved += 1
+                now = _now()
+                session.add(
+                    OrmReservation(
+                        id=str(uuid.uuid4()),
+                        schedule_id=schedule_id,
+                        user_id=user_id,
+                        quantity=1,
+                        status="CONFIRMED",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            return True
+
+        return book
+
+    return client
+
+
+_RAW_TAKE = (
+    "UPDATE rc_schedules SET reserved = reserved + {p} "
+    "WHERE id = {p} AND reserved <= capacity - {p}"
+)
+_RAW_INSERT = (
+    "INSERT INTO rc_reservations "
+    "(id, schedule_id, user_id, quantity, status, created_at, updated_at) "
+    "VALUES ({p}, {p}, {p}, {p}, 'CONFIRMED', {p}, {p})"
+)
+
+
+def raw_contender(url: URL) -> tuple[Callable[[], Book], Callable[[], None]]:
+    """A per-client driver connection; returns (client factory, close all)."""
+    opened: list[Any] = []
+    lock = threading.Lock()
+    backend = url.get_backend_name()
+    placeholder = "?" if backend == "sqlite" else "%s"
+    take = _RAW_TAKE.format(p=placeholder)
+    insert = _RAW_INSERT.format(p=placeholder)
+
+    def connect() -> Any:
+        if backend == "postgresql":
+            import psycopg  # noqa: PLC0415 - only the database under test needs its driver
+
+            return psycopg.connect(
+                host=url.host,
+                port=url.port or 5432,
+                user=url.username,
+                password=url.password,
+                dbname=url.database,
+            )
+        if backend in ("mysql", "mariadb"):
+            import pymysql  # noqa: PLC0415
+
+            return pymysql.connect(
+                host=url.host,
+                port=url.port or 3306,
+                user=url.username,
+                password=url.password or "",
+                database=url.database,
+                charset="utf8mb4",
+            )
+        connection = sqlite3.connect(url.database or "", isolation_level=None, timeout=30)
+        connection.execute("PRAGMA busy_timeout = 30000")
+        return connection
+
+    naive = backend != "postgresql"  # MySQL and SQLite store naive UTC
+
+    def client() -> Book:
+        connection = connect()
+        with lock:
+            opened.append(connection)
+        cursor = connection.cursor()
+
+        def book(schedule_id: str, user_id: str) -> bool:
+            now = _now()
+            if naive:
+                now = now.replace(tzinfo=None)
+            if backend == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(take, (1, schedule_id, 1))
+            if cursor.rowcount != 1:
+                connection.rollback()
+                return False
+            cursor.execute(insert, (str(uuid.uuid4()), schedule_id, user_id, 1, now, now))
+            if backend == "sqlite":
+                cursor.execute("COMMIT")
+            else:
+                connection.commit()
+            return True
+
+        return book
+
+    def close_all() -> None:
+        for connection in opened:
+            with contextlib.suppress(Exception):
+                connection.close()
+        opened.clear()
+
+    return client, close_all
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Run:
+    contender: str
+    clients: int
+    reservations: int
+    failures: int
+    seconds: float
+    cpu_seconds: float
+    latencies: list[float]
+
+    @property
+    def tps(self) -> float:
+        return self.reservations / self.seconds
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_seconds / max(self.reservations, 1) * 1e6
+
+
+def drive(
+    name: str,
+    make_client: Callable[[], Book],
+    clients: int,
+    seconds: float,
+    pick: Callable[[], str],
+) -> Run:
+    """Run ``clients`` threads booking for ``seconds``; warm each one up first."""
+    users = itertools.count()
+    ready = threading.Barrier(clients + 1)
+    stop = threading.Event()
+    counts = [0] * clients
+    failures = [0] * clients
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            book = make_client()
+            book(pick(), f"warmup-{name}-{uuid.uuid4()}")
+        except BaseException as exc:
+            errors.append(exc)
+            ready.abort()
+            raise
+        ready.wait()
+        mine = latencies[index]
+        clock = time.perf_counter
+        while not stop.is_set():
+            user = f"u{next(users)}-{index}"
+            started = clock()
+            ok = book(pick(), user)
+            mine.append(clock() - started)
+            if ok:
+                counts[index] += 1
+            else:
+                failures[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        raise RuntimeError(f"{name}: a client failed to start: {errors[:1]}") from None
+    cpu_started, started = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    return Run(
+        name,
+        clients,
+        sum(counts),
+        sum(failures),
+        elapsed,
+        cpu,
+        [x for per_client in latencies for x in per_client],
+    )
+
+
+def picker(ids: list[str]) -> Callable[[], str]:
+    """One schedule every time (hot), or one of many at random (spread)."""
+    if len(ids) == 1:
+        only = ids[0]
+        return lambda: only
+    return lambda: random.choice(ids)
+
+
+def check_invariant(engine: Engine, schedule_ids: list[str]) -> None:
+    r = reservations.c
+    confirmed = (
+        select(func.coalesce(func.sum(r.quantity), 0))
+        .where(r.schedule_id == schedules.c.id, r.status == "CONFIRMED")
+        .scalar_subquery()
+    )
+    query = select(schedules.c.id, schedules.c.reserved, confirmed).where(
+        schedules.c.id.in_(schedule_ids)
+    )
+    with engine.connect() as connection:
+        for schedule_id, reserved, total in connection.execute(query):
+            if reserved != total:
+                raise AssertionError(f"invariant broken on {schedule_id}: {reserved} != {total}")
+
+
+def fresh_schedules(engine: Engine, prefix: str, count: int) -> list[str]:
+    ids = [f"{prefix}-{i}" for i in range(count)]
+    with engine.begin() as connection:
+        connection.execute(
+            schedules.insert(), [{"id": i, "capacity": CAPACITY, "reserved": 0} for i in ids]
+        )
+    return ids
+
+
+def engine_for(url: URL, clients: int, lean: bool) -> Engine:
+    options: dict[str, Any] = {"pool_size": clients, "max_overflow": 0, "pool_timeout": 60}
+    if url.get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": 30}
+    if lean:
+        options.update(recommended_engine_options(url, dedicated=True))
+    return create_engine(url, **options)
+
+
+def setup_schema(url: URL) -> Engine:
+    engine = create_engine(url)
+    if url.get_backend_name() == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_begin_immediate(engine: Engine) -> None:
+    """The ORM peer on SQLite: pysqlite's deferred BEGIN would let read-modify-write race."""
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextlib.contextmanager
+def contender(
+    name: str, url: URL, clients: int, options: dict[str, Any]
+) -> Iterator[Callable[[], Book]]:
+    if name == "raw":
+        client, close_all = raw_contender(url)
+        try:
+            yield client
+        finally:
+            close_all()
+        return
+    # "library@K" is the library with max_concurrent_per_schedule=K (0: no admission).
+    kind, _, admission = name.partition("@")
+    if admission:
+        options = {**options, "max_concurrent_per_schedule": int(admission) or None}
+    engine = engine_for(url, clients, lean=kind == "library")
+    if kind == "orm" and url.get_backend_name() == "sqlite":
+        _sqlite_begin_immediate(engine)
+    try:
+        yield library_contender(engine, options) if kind == "library" else orm_contender(engine)
+    finally:
+        engine.dispose()
+
+
+def summarize(workload: str, clients: int, runs: dict[str, list[Run]]) -> dict[str, Any]:
+    def median_run(name: str) -> Run:
+        ordered = sorted(runs[name], key=lambda run: run.tps)
+        return ordered[len(ordered) // 2]
+
+    best = {name: median_run(name) for name in runs}
+    out: dict[str, Any] = {"workload": workload, "clients": clients}
+    for name, run in best.items():
+        out[f"{name}_tps"] = round(run.tps, 1)
+    library = best.get("library")
+    for peer in ("raw", "orm"):
+        if library is not None and peer in best:
+            out[f"library_vs_{peer}"] = round(library.tps / best[peer].tps, 3)
+    if library is not None:
+        out["p50_ms"] = round(library.percentile(0.50), 3)
+        out["p99_ms"] = round(library.percentile(0.99), 3)
+    for name, run in best.items():
+        out[f"{name}_p50_ms"] = round(run.percentile(0.50), 3)
+        out[f"{name}_p99_ms"] = round(run.percentile(0.99), 3)
+        out[f"{name}_cpu_us"] = round(run.cpu_us, 1)
+        out[f"{name}_all_tps"] = [round(r.tps, 1) for r in runs[name]]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", required=True, help="SQLAlchemy URL of a scratch database")
+    parser.add_argument("--clients", default="1,16,64")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workload", default="hot", help="hot, spread or hot,spread")
+    parser.add_argument("--schedules", type=int, default=1000, help="spread: how many")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument(
+        "--admission",
+        type=int,
+        default=None,
+        help="library: max_concurrent_per_schedule (default: the library's default)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = parser.parse_args(argv)
+
+    url = make_url(args.url)
+    client_counts = [int(c) for c in args.clients.split(",")]
+    names = [n for n in args.contenders.split(",") if n]
+    options: dict[str, Any] = {}
+    if args.admission is not None:
+        options["max_concurrent_per_schedule"] = args.admission or None
+    checker = setup_schema(url)
+    serial = itertools.count()
+    try:
+        for workload in args.workload.split(","):
+            for clients in client_counts:
+                runs: dict[str, list[Run]] = {name: [] for name in names}
+                for _round in range(args.rounds):
+                    for name in names:
+                        count = 1 if workload == "hot" else args.schedules
+                        ids = fresh_schedules(checker, f"{workload}{next(serial)}", count)
+                        pick = picker(ids)
+                        with contender(name, url, clients, options) as make_client:
+                            run = drive(name, make_client, clients, args.seconds, pick)
+                        check_invariant(checker, ids)
+                        runs[name].append(run)
+                        if not args.json:
+                            print(
+                                f"{workload:6} {clients:3} clients {name:8} "
+                                f"{run.tps:8.1f} tx/s  p50 {run.percentile(0.5):7.2f} ms  "
+                                f"p99 {run.percentile(0.99):7.2f} ms  "
+                                f"cpu {run.cpu_us:6.0f} us/res  failed {run.failures}",
+                                flush=True,
+                            )
+                summary = summarize(workload, clients, runs)
+                print(json.dumps(summary) if args.json else _table_line(summary), flush=True)
+    finally:
+        checker.dispose()
+    return 0
+
+
+def _table_line(summary: dict[str, Any]) -> str:
+    parts = [f"== {summary['workload']} {summary['clients']} clients:"]
+    parts += [
+        f"{key}={summary[key]}"
+        for key in ("library_tps", "raw_tps", "orm_tps", "library_vs_raw", "library_vs_orm")
+        if key in summary
+    ]
+    return " ".join(parts)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
