@@ -91,12 +91,15 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 
 def separate_database_url(name: str, database: str) -> str:
-    """The URL of ``database`` beside the test database of ``name``, created if missing.
+    """The URL of a database beside the test database of ``name``, created if missing.
 
     For suites that need a schema of their own (migrations, the CLI's whole-database
-    audit): the shared test database is wiped by other suites and sessions.
+    audit): the shared test database is wiped by other suites and sessions. Its name is
+    the test database's followed by ``database`` (``test_rc_cli``), so that runs pointed at
+    different test databases on one server never share one.
     """
     url = make_url(database_url(name))
+    database = f"{url.database}_{database}"
     admin = make_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         if name == "postgresql":
