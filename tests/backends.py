@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, select, update
 
-from reservation_core import ReservationService
+from reservation_core import BusinessException, ReservationService
 from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from reservation_core.adapters.sqlalchemy import (
     SqlAlchemyUnitOfWork,
@@ -101,3 +101,34 @@ def sql_backend(name: str, engine: Engine) -> Backend:
             )
 
     return Backend(name, lambda: SqlAlchemyUnitOfWork(engine), tally, set_reserved)
+
+
+class HostTransactionUnitOfWork(SqlAlchemyUnitOfWork):
+    """A unit of work inside a host transaction of its own, committed when it ends well.
+
+    What a host does around each call (``with engine.begin() as connection:``), so that
+    every use case of a suite runs in joined mode: savepoints, no retries.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._host = engine.connect()
+        self._host.begin()
+        super().__init__(self._host)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            super().__exit__(exc_type, exc, tb)
+            if exc_type is None or issubclass(exc_type, BusinessException):
+                self._host.commit()  # a business error left the host transaction usable
+            else:
+                self._host.rollback()
+        finally:
+            self._host.close()
+
+
+def joined_backend(name: str, engine: Engine) -> Backend:
+    """``sql_backend``, with every call inside a host transaction that commits."""
+    plain = sql_backend(name, engine)
+    return dataclasses.replace(
+        plain, name=f"joined-{name}", make_uow=lambda: HostTransactionUnitOfWork(engine)
+    )

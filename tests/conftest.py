@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from reservation_core.adapters.sqlalchemy import metadata
-from tests.backends import Backend, memory_backend, sql_backend
+from tests.backends import Backend, joined_backend, memory_backend, sql_backend
 from tests.databases import database_url, make_engine
 
 BACKEND_NAMES = ["memory", "sqlite", "postgresql", "mariadb"]
@@ -44,13 +44,20 @@ def mariadb_engine() -> Iterator[Engine]:
     engine.dispose()
 
 
+def make_backend(request: pytest.FixtureRequest, name: str) -> Backend:
+    """The backend called ``name``: ``memory``, a database, or ``joined-`` and a database."""
+    if name == "memory":
+        return memory_backend()
+    if name.startswith("joined-"):
+        database = name.removeprefix("joined-")
+        return joined_backend(database, request.getfixturevalue(f"{database}_engine"))
+    return sql_backend(name, request.getfixturevalue(f"{name}_engine"))
+
+
 @pytest.fixture(params=BACKEND_NAMES)
 def backend(request: pytest.FixtureRequest) -> Backend:
     """Each backend in turn; every test using it runs once per backend."""
-    name: str = request.param
-    if name == "memory":
-        return memory_backend()
-    return sql_backend(name, request.getfixturevalue(f"{name}_engine"))
+    return make_backend(request, request.param)
 
 
 @pytest.fixture

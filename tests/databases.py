@@ -112,3 +112,17 @@ def separate_database_url(name: str, database: str) -> str:
             connection.execute(text(f"CREATE DATABASE IF NOT EXISTS {database}"))
     admin.dispose()
     return url.set(database=database).render_as_string(hide_password=False)
+
+
+#: Every supported sync driver per server, as SQLAlchemy names them in a URL.
+DRIVERS = {
+    "postgresql": ["psycopg", "psycopg2", "pg8000"],
+    "mariadb": ["pymysql", "mysqldb", "mysqlconnector", "mariadbconnector"],
+}
+
+
+def driver_url(name: str, driver: str) -> str:
+    """The test database of ``name`` reached through ``driver`` instead of the URL's own."""
+    url = make_url(database_url(name))
+    backend = url.get_backend_name()
+    return url.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)

@@ -30,19 +30,35 @@ def run_in_unit_of_work(
     connection, ``STORAGE_UNAVAILABLE``. Between attempts it sleeps a random time up to
     ``backoff * 2**attempt`` (full jitter, so retrying clients do not collide in lockstep).
     Each attempt runs inside ``admitted()``, entered before the unit of work takes a
-    connection, so a caller waiting for admission holds none.
+    connection, so a caller waiting for admission holds none. A unit of work that is not
+    :attr:`~reservation_core.ports.AbstractUnitOfWork.retryable` (inside the host's
+    transaction) runs once, unadmitted: its transient conflict is ``CONCURRENCY_CONFLICT``
+    with ``details["retryable"] is True``, for the host to retry its whole transaction.
     """
     for attempt in range(1, max_attempts + 1):
+        uow = uow_factory()
         try:
-            with admitted(), uow_factory() as uow:
+            # Admission is for units of work that take a connection of their own: inside
+            # the host's transaction, which may hold the very row lock the admitted calls
+            # wait on, waiting for admission could deadlock.
+            with admitted() if uow.retryable else contextlib.nullcontext(), uow:
                 return use_case(uow)
         except (TransientConflict, ConnectionLost) as error:
-            if attempt == max_attempts:
-                code = (
-                    ErrorCode.STORAGE_UNAVAILABLE
-                    if isinstance(error, ConnectionLost)
-                    else ErrorCode.CONCURRENCY_CONFLICT
-                )
-                raise BusinessException(code, details={"attempts": attempt}) from error
+            joined = not uow.retryable
+            if joined or attempt == max_attempts:
+                raise _gave_up(error, attempt, joined=joined) from error
         time.sleep(random.uniform(0, backoff * 2 ** min(attempt, 6)))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _gave_up(error: Exception, attempts: int, *, joined: bool) -> BusinessException:
+    if isinstance(error, ConnectionLost):
+        return BusinessException(ErrorCode.STORAGE_UNAVAILABLE, details={"attempts": attempts})
+    if joined:
+        return BusinessException(
+            ErrorCode.CONCURRENCY_CONFLICT,
+            "A concurrent transaction conflicted with this one; "
+            "roll back and retry your whole transaction.",
+            details={"retryable": True},
+        )
+    return BusinessException(ErrorCode.CONCURRENCY_CONFLICT, details={"attempts": attempts})

@@ -126,8 +126,13 @@ class IdempotencyKeyRepository(Protocol):
     def add(self, record: IdempotencyRecord) -> None:
         """Store the record; raises :class:`IdempotencyKeyTaken` if the key exists."""
 
-    def delete(self, user_id: str, key: str) -> None:
-        """Forget the key (used to replace an expired record)."""
+    def replace(self, stored: IdempotencyRecord, record: IdempotencyRecord) -> None:
+        """Put ``record`` in place of ``stored``, an expired record of the same key.
+
+        A compare-and-set: raises :class:`IdempotencyKeyTaken`, changing nothing, if the
+        stored record is no longer ``stored`` (a concurrent request replaced it first), so
+        that of several requests finding one expired record exactly one replaces it.
+        """
 
     def purge(self, created_before: datetime) -> int:
         """Delete records created before the instant; returns how many."""
@@ -144,6 +149,10 @@ class AbstractUnitOfWork(abc.ABC):
     schedules: ScheduleRepository
     reservations: ReservationRepository
     idempotency_keys: IdempotencyKeyRepository
+    #: Whether the service may run the use case again in a fresh unit of work after a
+    #: transient conflict. ``False`` for a unit of work inside the host's transaction,
+    #: whose earlier statements the library cannot replay.
+    retryable: bool = True
 
     def __enter__(self) -> Self:
         return self

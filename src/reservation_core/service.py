@@ -200,14 +200,12 @@ class ReservationService:
                 updated_at=now,
             )
             if idempotency_key is not None:
-                replayed = self._replay(uow, user_id, idempotency_key, fingerprint, schedule_id)
+                record = IdempotencyRecord(
+                    user_id, idempotency_key, fingerprint, reservation.id, now
+                )
+                replayed = self._replay_or_store(uow, record, schedule_id)
                 if replayed is not None:
                     return replayed
-                # Stored before the seats are taken: a concurrent request with the same key
-                # waits here, on the key, without holding the schedule's row lock.
-                uow.idempotency_keys.add(
-                    IdempotencyRecord(user_id, idempotency_key, fingerprint, reservation.id, now)
-                )
             try:
                 booked = uow.add_reservation_and_commit(reservation)
             except DuplicateReservationError:
@@ -292,26 +290,27 @@ class ReservationService:
 
         return self._run(use_case)
 
-    def _replay(
-        self,
-        uow: AbstractUnitOfWork,
-        user_id: str,
-        key: str,
-        fingerprint: str,
-        schedule_id: str,
+    def _replay_or_store(
+        self, uow: AbstractUnitOfWork, record: IdempotencyRecord, schedule_id: str
     ) -> Reservation | None:
-        record = uow.idempotency_keys.get(user_id, key)
-        if record is None:
+        """The reservation a stored key stands for, or ``None`` once ``record`` is stored.
+
+        The key is stored before the seats are taken: a concurrent request with the same
+        key waits on the key's row, without holding the schedule's row lock, then replays.
+        """
+        stored = uow.idempotency_keys.get(record.user_id, record.key)
+        if stored is None:
+            uow.idempotency_keys.add(record)
             return None
-        if record.created_at < self._now() - self._idempotency_ttl:  # as purge() decides
-            uow.idempotency_keys.delete(user_id, key)
+        if stored.created_at < record.created_at - self._idempotency_ttl:  # as purge() decides
+            uow.idempotency_keys.replace(stored, record)
             return None
-        if record.fingerprint != fingerprint:
+        if stored.fingerprint != record.fingerprint:
             self._existing_schedule(uow, schedule_id)  # "not found" outranks key reuse
             raise BusinessException(
-                ErrorCode.IDEMPOTENCY_KEY_REUSED, details={"idempotency_key": key}
+                ErrorCode.IDEMPOTENCY_KEY_REUSED, details={"idempotency_key": record.key}
             )
-        reservation = uow.reservations.get(record.reservation_id)
+        reservation = uow.reservations.get(stored.reservation_id)
         if reservation is None:  # pragma: no cover - the key and reservation commit together
             raise TransientConflict("idempotency key without its reservation")
         return reservation

@@ -45,7 +45,7 @@ def test_an_unreachable_database_is_a_one_line_error(command: str) -> None:
         ("mssql+pyodbc://user@host/db", "the driver for mssql+pyodbc is not installed"),
         ("postgresql+nosuchdriver://user@host/db", "unknown database or driver"),
         ("nosuchdatabase://user@host/db", "unknown database or driver"),
-        ("mysql+mysqldb://user@host/db", "pip install 'reservation-core[mysql]'"),
+        ("mysql+mysqldb://user@nosuchhost.invalid/db", "cannot connect to mysql+mysqldb://"),
         ("sqlite://", "in-memory SQLite"),
         ("postgresql+psycopg://user:secret@host:notaport/db", "user:***@host:notaport"),
         ("mysql+pymysql://root@127.0.0.1/test?no_such_option=1", "unexpected keyword"),

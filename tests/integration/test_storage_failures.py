@@ -30,7 +30,7 @@ def server(request: pytest.FixtureRequest) -> tuple[str, Engine]:
 
 def _kill(name: str, engine: Engine, uow: SqlAlchemyUnitOfWork) -> None:
     """Kill the unit of work's connection from another one, as a DBA or a failover would."""
-    pid = uow.execute(text(_WHO_AM_I[name]), {}).scalar_one()
+    pid = uow._runner.execute(text(_WHO_AM_I[name]), {}).scalar_one()
     uow.rollback()  # nothing written yet; leaves the connection idle, as if fresh from the pool
     with engine.connect() as other:
         other.execute(text(_KILL[name].format(int(pid))))
@@ -86,7 +86,7 @@ def test_connection_killed_before_commit_is_reported_and_a_keyed_retry_books_onc
     class KilledBeforeCommit(SqlAlchemyUnitOfWork):
         def commit(self) -> None:
             if not kills:
-                pid = self.execute(text(_WHO_AM_I[name]), {}).scalar_one()
+                pid = self._runner.execute(text(_WHO_AM_I[name]), {}).scalar_one()
                 with engine.connect() as other:
                     other.execute(text(_KILL[name].format(int(pid))))
                     other.commit()

@@ -166,8 +166,11 @@ class _IdempotencyKeys:
             raise IdempotencyKeyTaken(slot)
         self._journal.put(self._store.idempotency_keys, slot, record)
 
-    def delete(self, user_id: str, key: str) -> None:
-        self._journal.pop(self._store.idempotency_keys, (user_id, key))
+    def replace(self, stored: IdempotencyRecord, record: IdempotencyRecord) -> None:
+        slot = (stored.user_id, stored.key)
+        if self._store.idempotency_keys.get(slot) != stored:
+            raise IdempotencyKeyTaken(slot)
+        self._journal.put(self._store.idempotency_keys, slot, record)
 
     def purge(self, created_before: datetime) -> int:
         expired = [

@@ -7,6 +7,7 @@ database error, reported as one line on stderr.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -35,6 +36,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _OneLine(logging.Formatter):
+    """A log record as one line: a traceback shrinks to its exception's last line."""
+
+    def formatException(self, ei: logging._SysExcInfoType) -> str:  # noqa: N802 - logging's name
+        return one_line(repr(ei[1])) if ei[1] is not None else ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return " ".join(line.strip() for line in text.splitlines())
+
+
+def _log_to_stderr() -> None:
+    """Log warnings as one line each on stderr, never as a multi-line traceback.
+
+    A pool discarding a connection killed under it, say: SQLAlchemy logs it as an error.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine(f"{PROG}: %(levelname)s: %(name)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(handler)
+
+
 def _fail(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return 2
@@ -48,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         0
     """
     args = _parser().parse_args(argv)
+    _log_to_stderr()
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)

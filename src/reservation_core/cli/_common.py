@@ -13,16 +13,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, inspect, make_url
+from sqlalchemy import Engine, create_engine, inspect, make_url
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
-from reservation_core.adapters.sqlalchemy import (
-    SqlAlchemyUnitOfWork,
-    metadata,
-    reservations,
-    schedules,
-)
+from reservation_core.adapters.sqlalchemy import _audit, metadata
 
 FORMS = "sqlite:///FILE, postgresql+psycopg://USER@HOST/DB or mysql+pymysql://USER@HOST/DB"
 SUPPORTED = f"reservation_core supports {FORMS}"
@@ -139,11 +134,7 @@ def database(url_text: str | None, *, pool_size: int) -> Iterator[Engine]:
 
 def remove_schedules(engine: Engine, schedule_ids: Sequence[str]) -> None:
     """Delete the schedules a command created, and their reservations."""
-    ids = list(schedule_ids)
-    with SqlAlchemyUnitOfWork(engine) as uow:
-        uow.execute(delete(reservations).where(reservations.c.schedule_id.in_(ids)), {})
-        uow.execute(delete(schedules).where(schedules.c.id.in_(ids)), {})
-        uow.commit()
+    _audit.remove_schedules(engine, schedule_ids)
 
 
 def released_together(count: int, work: Callable[[int], None]) -> float:

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Collection
 from typing import TypeVar
 
-from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
 
 from reservation_core._retry import run_in_unit_of_work
 from reservation_core.domain import ReservationStatus
@@ -141,9 +141,9 @@ def audit(
         drifted, count = _DRIFTED, _COUNT
         if wanted is not None:
             drifted, count = drifted.where(_S.id.in_(wanted)), count.where(_S.id.in_(wanted))
-        rows = uow.execute(drifted, {}).all()
+        rows = uow._runner.execute(drifted, {}).all()
         found = [ScheduleDrift(row.id, row.capacity, row.reserved, int(row.actual)) for row in rows]
-        return int(uow.execute(count, {}).scalar_one()), found
+        return int(uow._runner.execute(count, {}).scalar_one()), found
 
     checked, drifts = _retrying(engine, find)
     if repair:
@@ -155,16 +155,16 @@ def audit(
 def _repairer(schedule_id: str) -> Callable[[SqlAlchemyUnitOfWork], ScheduleDrift | None]:
     def repair(uow: SqlAlchemyUnitOfWork) -> ScheduleDrift | None:
         params = {"schedule_id": schedule_id}
-        row = uow.execute(_LOCKED_SCHEDULE, params).first()
+        row = uow._runner.execute(_LOCKED_SCHEDULE, params).first()
         if row is None:  # deleted since it was found
             return None
-        actual = int(uow.execute(_CONFIRMED_SEATS, params).scalar_one())
+        actual = int(uow._runner.execute(_CONFIRMED_SEATS, params).scalar_one())
         drift = ScheduleDrift(schedule_id, row.capacity, row.reserved, actual)
         if drift.stored_reserved == actual and drift.repairable:
             return None  # repaired by someone else meanwhile
         if not drift.repairable:
             return drift
-        uow.execute(_SET_RESERVED, {"schedule_id": schedule_id, "seats": actual})
+        uow._runner.execute(_SET_RESERVED, {"schedule_id": schedule_id, "seats": actual})
         uow.commit()
         return dataclasses.replace(drift, repaired=True)
 
@@ -176,3 +176,15 @@ def _retrying(engine: Engine, work: Callable[[SqlAlchemyUnitOfWork], T]) -> T:
     return run_in_unit_of_work(
         lambda: SqlAlchemyUnitOfWork(engine), work, max_attempts=_ATTEMPTS, backoff=0.01
     )
+
+
+def remove_schedules(engine: Engine, schedule_ids: Collection[str]) -> None:
+    """Delete schedules and their reservations (the CLI's clean-up of its own runs)."""
+    ids = list(schedule_ids)
+
+    def remove(uow: SqlAlchemyUnitOfWork) -> None:
+        uow._runner.execute(delete(reservations).where(_R.schedule_id.in_(ids)), {})
+        uow._runner.execute(delete(schedules).where(_S.id.in_(ids)), {})
+        uow.commit()
+
+    _retrying(engine, remove)

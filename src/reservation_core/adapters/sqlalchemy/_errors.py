@@ -1,7 +1,7 @@
 """Translation of driver errors into what the service understands (private).
 
-Each database names the same trouble differently; :mod:`._dialects` classifies, this
-module decides what each class of trouble becomes.
+Each database and driver names the same trouble differently; :mod:`.dialects` classifies,
+this module decides what each class of trouble becomes.
 """
 
 from __future__ import annotations
@@ -24,6 +24,16 @@ class Trouble(enum.Enum):
     DUPLICATE = "duplicate"  # a unique constraint refused the write
     INTEGRITY = "integrity"  # another constraint refused the write
     OTHER = "other"
+
+
+class UnsupportedDatabaseError(BusinessException, ValueError):
+    """The engine's dialect or driver is not one reservation_core supports.
+
+    Raised when a unit of work is constructed, so that wiring an unsupported database
+    fails at once and plainly. A ``ValueError`` for the code that wires the engine, and a
+    ``BusinessException`` (``STORAGE_UNAVAILABLE``) for a caller that meets it through the
+    service; the message names what is supported.
+    """
 
 
 class UniqueViolation(TransientConflict):

@@ -1,17 +1,11 @@
-"""Repositories as prebuilt SQLAlchemy Core statements (private).
-
-Statements are built once at import; SQLAlchemy caches their compiled form, so the hot
-path pays only for parameters and the round trip.
-"""
+"""Repositories over the prebuilt statements of :mod:`._statements` (private)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, insert, select, update
-from sqlalchemy.sql import Executable
+from sqlalchemy import Row
 
 from reservation_core.domain import Reservation, ReservationStatus, Schedule
 from reservation_core.ports import (
@@ -20,55 +14,8 @@ from reservation_core.ports import (
     IdempotencyRecord,
 )
 
-from .tables import idempotency_keys, reservations, schedules
-
-if TYPE_CHECKING:
-    from sqlalchemy import CursorResult
-
-    from .uow import SqlAlchemyUnitOfWork
-
-_S, _R, _K = schedules.c, reservations.c, idempotency_keys.c
-
-_SCHEDULE = select(_S.id, _S.capacity, _S.reserved).where(_S.id == bindparam("schedule_id"))
-_ADD_SCHEDULE = insert(schedules)
-_SET_CAPACITY = (
-    update(schedules)
-    .where(_S.id == bindparam("schedule_id"), _S.reserved <= bindparam("capacity"))
-    .values(capacity=bindparam("capacity"))
-)
-_RELEASE = (
-    update(schedules)
-    .where(_S.id == bindparam("schedule_id"), _S.reserved >= bindparam("quantity"))
-    .values(reserved=_S.reserved - bindparam("quantity"))
-)
-
-_RESERVATION_COLUMNS = (
-    _R.id,
-    _R.schedule_id,
-    _R.user_id,
-    _R.quantity,
-    _R.status,
-    _R.created_at,
-    _R.updated_at,
-)
-_RESERVATION = select(*_RESERVATION_COLUMNS).where(_R.id == bindparam("reservation_id"))
-_CONFIRMED = select(*_RESERVATION_COLUMNS).where(
-    _R.schedule_id == bindparam("schedule_id"),
-    _R.confirmed_user_id == bindparam("user_id"),
-)
-_TRANSITION = (
-    update(reservations)
-    .where(_R.id == bindparam("reservation_id"), _R.status == bindparam("from_status"))
-    .values(status=bindparam("to_status"), updated_at=bindparam("at"))
-)
-
-_KEY_WHERE = and_(_K.user_id == bindparam("user_id"), _K.key == bindparam("key"))
-_KEY = select(_K.user_id, _K.key, _K.fingerprint, _K.reservation_id, _K.created_at).where(
-    _KEY_WHERE
-)
-_ADD_KEY = insert(idempotency_keys)
-_DELETE_KEY = delete(idempotency_keys).where(_KEY_WHERE)
-_PURGE_KEYS = delete(idempotency_keys).where(_K.created_at < bindparam("before"))
+from . import _statements as sql
+from ._runner import Runner
 
 
 def _reservation(row: Row[Any]) -> Reservation:
@@ -84,51 +31,42 @@ def _reservation(row: Row[Any]) -> Reservation:
 
 
 class _Repository:
-    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
-        self._uow = uow
-
-    def _run(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
-        return self._uow.execute(statement, params)
-
-    def _first(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
-        return self._uow.execute(statement, params).first()
-
-    def _unless_taken(self, write: Callable[[], object]) -> bool:
-        """Run ``write``; ``False`` if a unique constraint refused it."""
-        return self._uow.unless_taken(write)
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
 
 
 class SqlSchedules(_Repository):
     def add(self, schedule: Schedule) -> bool:
         row = {"id": schedule.id, "capacity": schedule.capacity, "reserved": schedule.reserved}
-        return self._unless_taken(lambda: self._run(_ADD_SCHEDULE, row))
+        return self._runner.unless_taken(lambda: self._runner.execute(sql.ADD_SCHEDULE, row))
 
     def get(self, schedule_id: str) -> Schedule | None:
-        row = self._first(_SCHEDULE, {"schedule_id": schedule_id})
+        row = self._runner.execute(sql.SCHEDULE, {"schedule_id": schedule_id}).first()
         return None if row is None else Schedule(row.id, row.capacity, row.reserved)
 
     def set_capacity(self, schedule_id: str, capacity: int) -> bool:
         params = {"schedule_id": schedule_id, "capacity": capacity}
-        return self._run(_SET_CAPACITY, params).rowcount == 1
+        return self._runner.execute(sql.SET_CAPACITY, params).rowcount == 1
 
     def release_seats(self, schedule_id: str, quantity: int) -> bool:
         params = {"schedule_id": schedule_id, "quantity": quantity}
-        return self._run(_RELEASE, params).rowcount == 1
+        return self._runner.execute(sql.RELEASE_SEATS, params).rowcount == 1
 
 
 class SqlReservations(_Repository):
     def add(self, reservation: Reservation) -> bool:
         booked: list[bool] = []
-        if not self._unless_taken(lambda: booked.append(self._uow.book(reservation))):
+        if not self._runner.unless_taken(lambda: booked.append(self._runner.book(reservation))):
             raise DuplicateReservationError((reservation.schedule_id, reservation.user_id))
         return booked[0]
 
     def get(self, reservation_id: str) -> Reservation | None:
-        row = self._first(_RESERVATION, {"reservation_id": reservation_id})
+        row = self._runner.execute(sql.RESERVATION, {"reservation_id": reservation_id}).first()
         return None if row is None else _reservation(row)
 
     def find_confirmed(self, schedule_id: str, user_id: str) -> Reservation | None:
-        row = self._first(_CONFIRMED, {"schedule_id": schedule_id, "user_id": user_id})
+        params = {"schedule_id": schedule_id, "user_id": user_id}
+        row = self._runner.execute(sql.CONFIRMED, params).first()
         return None if row is None else _reservation(row)
 
     def try_transition(
@@ -144,12 +82,12 @@ class SqlReservations(_Repository):
             "to_status": str(to_status),
             "at": at,
         }
-        return self._run(_TRANSITION, params).rowcount == 1
+        return self._runner.execute(sql.TRANSITION, params).rowcount == 1
 
 
 class SqlIdempotencyKeys(_Repository):
     def get(self, user_id: str, key: str) -> IdempotencyRecord | None:
-        row = self._first(_KEY, {"user_id": user_id, "key": key})
+        row = self._runner.execute(sql.KEY, {"user_id": user_id, "key": key}).first()
         if row is None:
             return None
         return IdempotencyRecord(
@@ -164,11 +102,20 @@ class SqlIdempotencyKeys(_Repository):
             "reservation_id": record.reservation_id,
             "created_at": record.created_at,
         }
-        if not self._unless_taken(lambda: self._run(_ADD_KEY, row)):
+        if not self._runner.unless_taken(lambda: self._runner.execute(sql.ADD_KEY, row)):
             raise IdempotencyKeyTaken((record.user_id, record.key))
 
-    def delete(self, user_id: str, key: str) -> None:
-        self._run(_DELETE_KEY, {"user_id": user_id, "key": key})
+    def replace(self, stored: IdempotencyRecord, record: IdempotencyRecord) -> None:
+        params = {
+            "p_user_id": stored.user_id,
+            "p_key": stored.key,
+            "p_stored_at": stored.created_at,
+            "p_fingerprint": record.fingerprint,
+            "p_reservation_id": record.reservation_id,
+            "p_created_at": record.created_at,
+        }
+        if self._runner.execute(sql.REPLACE_EXPIRED_KEY, params).rowcount != 1:
+            raise IdempotencyKeyTaken((record.user_id, record.key))
 
     def purge(self, created_before: datetime) -> int:
-        return self._run(_PURGE_KEYS, {"before": created_before}).rowcount
+        return self._runner.execute(sql.PURGE_KEYS, {"before": created_before}).rowcount

@@ -1,37 +1,57 @@
-"""SqlAlchemyUnitOfWork: one connection and one transaction per use case."""
+"""SqlAlchemyUnitOfWork: a connection and a transaction per use case, its own or the host's."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import Any, Self
 
-from sqlalchemy import CursorResult, Engine
+from sqlalchemy import Connection, Engine, NestedTransaction
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.sql import Executable
+from sqlalchemy.orm import Session
 
 from reservation_core.domain import Reservation
 from reservation_core.ports import AbstractUnitOfWork, DuplicateReservationError
 
-from ._dialects import rules_for
-from ._errors import UniqueViolation, translated
+from ._errors import UniqueViolation, UnsupportedDatabaseError, translated
 from ._repositories import SqlIdempotencyKeys, SqlReservations, SqlSchedules
+from ._runner import Runner
+from .dialects import rules_for
 
 __all__ = ["SqlAlchemyUnitOfWork"]
 
+Bind = Engine | Connection | Session
+
 
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
-    """A unit of work on an ``Engine`` the host already has.
+    """A unit of work on the host's ``Engine``, or inside the host's own transaction.
 
-    Each unit of work checks out one connection from the engine's pool for its
-    transaction and returns it on exit. It uses SQLAlchemy Core statements only (no ORM
-    session), and translates every driver error: nothing from SQLAlchemy or the driver
-    reaches the service's callers.
+    Given an ``Engine``, each unit of work checks out one connection from the engine's
+    pool, runs the use case in a transaction of its own, commits it, and returns the
+    connection; the service retries the use case on transient conflicts.
+
+    Given a ``Connection`` or an ORM ``Session``, it **joins the host's transaction**: the
+    use case runs inside a ``SAVEPOINT`` that success releases and a business error rolls
+    back to, so the host's transaction stays usable either way. It never commits, rolls
+    back or closes the host's transaction or connection: nothing is durable until the
+    host commits, and the host's rollback undoes the booking and returns its seats. A
+    ``Session``'s pending objects are flushed first. The library cannot replay the host's
+    earlier statements, so it does not retry there: a transient conflict is
+    ``CONCURRENCY_CONFLICT`` with ``details["retryable"] is True`` — retry the whole
+    transaction.
+
+    Statements are SQLAlchemy Core only, and every driver error is translated: nothing
+    from SQLAlchemy or the driver reaches the service's callers.
 
     Args:
-        engine: the host's engine on SQLite (a file), PostgreSQL or MariaDB/MySQL, whose
-            database has the ``rc_`` tables (``metadata.create_all(engine)`` or the Alembic
-            branch ``reservation_core``).
+        bind: an ``Engine``, ``Connection`` or ``Session`` on SQLite, PostgreSQL or
+            MariaDB/MySQL through a supported driver, whose database has the ``rc_``
+            tables (``metadata.create_all(engine)`` or the Alembic branch
+            ``reservation_core``).
+
+    Raises:
+        ValueError: (a ``BusinessException`` with code ``STORAGE_UNAVAILABLE`` too) the
+            database or driver is not supported, or ``bind`` is not one of the three; the
+            message names what is supported.
 
     Example:
         >>> from sqlalchemy import create_engine
@@ -40,45 +60,69 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         >>> service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))  # doctest: +SKIP
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._rules = rules_for(engine)
+    def __init__(self, bind: Bind) -> None:
+        if isinstance(bind, Engine):
+            dialect = bind.dialect
+        elif isinstance(bind, Connection | Session):
+            dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+        else:
+            raise UnsupportedDatabaseError(
+                "STORAGE_UNAVAILABLE",
+                "SqlAlchemyUnitOfWork takes a SQLAlchemy Engine, Connection or Session, "
+                f"not {type(bind).__name__}",
+                details={"reason": "unsupported_bind", "bind": type(bind).__name__},
+            )
+        self._bind = bind
+        self._rules = rules_for(dialect)
         self._classify = self._rules.classify
-        self._connection: Any = None
-        self.schedules = SqlSchedules(self)
-        self.reservations = SqlReservations(self)
-        self.idempotency_keys = SqlIdempotencyKeys(self)
+        self.retryable = isinstance(bind, Engine)
+        self._connection: Any = None  # a Connection while entered
+        self._savepoint: NestedTransaction | None = None
+        self._runner: Runner
+        self.schedules: SqlSchedules
+        self.reservations: SqlReservations
+        self.idempotency_keys: SqlIdempotencyKeys
 
     def __enter__(self) -> Self:
-        with translated(self._classify, connecting=True):
-            self._connection = self._rules.connect(self._engine)
+        bind = self._bind
+        with translated(self._classify, connecting=isinstance(bind, Engine)):
+            if isinstance(bind, Engine):
+                connection = self._rules.connect(bind)
+                ensure = self._begin_own
+            else:
+                if isinstance(bind, Session):
+                    bind.flush()
+                    connection = bind.connection()
+                else:
+                    connection = bind
+                self._rules.join(connection)
+                ensure = self._begin_savepoint
+        self._connection = connection
+        self._runner = runner = Runner(connection, self._rules, ensure)
+        self.schedules = SqlSchedules(runner)
+        self.reservations = SqlReservations(runner)
+        self.idempotency_keys = SqlIdempotencyKeys(runner)
         return super().__enter__()
 
-    def execute(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
-        """Run one statement in the unit of work's transaction (for the repositories)."""
+    def _begin_own(self) -> None:
         connection = self._connection
-        with translated(self._classify):
-            if not connection.in_transaction():
-                self._rules.begin(connection)
-            return connection.execute(statement, params)  # type: ignore[no-any-return]
+        if not connection.in_transaction():
+            self._rules.begin(connection)
 
-    def book(self, reservation: Reservation) -> bool:
-        """Take seats and insert the reservation the dialect's fastest safe way."""
-        connection = self._connection
-        with translated(self._classify):
-            if not connection.in_transaction():
-                self._rules.begin(connection)
-            return self._rules.book(connection, reservation)
+    def _begin_savepoint(self) -> None:
+        if self._savepoint is None or not self._savepoint.is_active:
+            self._savepoint = self._connection.begin_nested()
 
     def add_reservation_and_commit(self, reservation: Reservation) -> bool:
         """Book and commit; in one statement where the dialect can and nothing else was written.
 
         That statement is its own commit: a connection lost while it runs is
         ``STORAGE_UNAVAILABLE`` with an unknown outcome, exactly as when losing it during
-        ``COMMIT``.
+        ``COMMIT``. Inside the host's transaction it is always a booking and a release of
+        the savepoint.
         """
         connection = self._connection
-        if connection.in_transaction():
+        if not self.retryable or connection.in_transaction():
             return super().add_reservation_and_commit(reservation)
         try:
             with translated(self._classify, committing=True):
@@ -91,32 +135,44 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             return super().add_reservation_and_commit(reservation)
         return booked
 
-    def unless_taken(self, write: Callable[[], object]) -> bool:
-        """Run ``write``; ``False`` instead of an error if a unique constraint refused it."""
-        try:
-            write()
-        except UniqueViolation:
-            return False
-        return True
-
     def commit(self) -> None:
-        """Commit the transaction."""
+        """Commit the unit of work's transaction, or release its savepoint in the host's."""
+        if not self.retryable:
+            savepoint, self._savepoint = self._savepoint, None
+            if savepoint is not None and savepoint.is_active:
+                with translated(self._classify):
+                    savepoint.commit()
+            return
         with translated(self._classify, committing=True):
             self._connection.commit()
 
     def rollback(self) -> None:
-        """Roll back; a connection already lost has nothing left to roll back."""
-        if self._connection is None:
+        """Roll back (to the savepoint, in the host's transaction); a lost connection is left."""
+        connection = self._connection
+        if connection is None:
+            return
+        if not self.retryable:
+            savepoint, self._savepoint = self._savepoint, None
+            if savepoint is not None and savepoint.is_active:
+                # A connection already lost: the host's own rollback or commit will say so.
+                with contextlib.suppress(sa_exc.SQLAlchemyError):
+                    savepoint.rollback()
             return
         try:
-            self._connection.rollback()
+            connection.rollback()
         except sa_exc.SQLAlchemyError:
-            self._connection.invalidate()
+            connection.invalidate()
 
     def close(self) -> None:
-        """Return the connection to the engine's pool."""
+        """Return the connection to the engine's pool; the host's connection stays open."""
         connection, self._connection = self._connection, None
-        if connection is not None:
-            # The pool discards a connection it cannot reset.
-            with contextlib.suppress(sa_exc.SQLAlchemyError):
-                self._rules.release(connection)
+        if connection is None or not self.retryable:
+            return
+        try:
+            self._rules.release(connection)
+        except Exception:  # noqa: BLE001 - a connection killed while the pool reset it
+            # Discard it rather than leak its pool slot or the driver's raw error.
+            with contextlib.suppress(Exception):
+                connection.invalidate()
+            with contextlib.suppress(Exception):
+                connection.close()

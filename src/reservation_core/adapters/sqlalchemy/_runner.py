@@ -1,0 +1,56 @@
+"""What the repositories run statements on: a unit of work's connection, in its transaction.
+
+Kept apart from the unit of work so that the repositories depend on this small object and
+not on the unit of work that owns them (no import cycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult
+from sqlalchemy.sql import Executable
+
+from reservation_core.domain import Reservation
+
+from ._errors import Classifier, UniqueViolation, translated
+from .dialects import DialectRules
+
+
+class Runner:
+    """Runs statements on ``connection`` once ``ensure_transaction`` has made it ready."""
+
+    __slots__ = ("_classify", "_ensure", "connection", "rules")
+
+    def __init__(
+        self,
+        connection: Connection,
+        rules: DialectRules,
+        ensure_transaction: Callable[[], None],
+    ) -> None:
+        self.connection = connection
+        self.rules = rules
+        self._classify: Classifier = rules.classify
+        self._ensure = ensure_transaction
+
+    def execute(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+        """Run one statement in the unit of work's transaction, errors translated."""
+        with translated(self._classify):
+            self._ensure()
+            return self.connection.execute(statement, params)
+
+    def book(self, reservation: Reservation) -> bool:
+        """Take seats and insert the reservation the dialect's fastest safe way."""
+        with translated(self._classify):
+            self._ensure()
+            return self.rules.book(self.connection, reservation)
+
+    @staticmethod
+    def unless_taken(write: Callable[[], object]) -> bool:
+        """Run ``write``; ``False`` instead of an error if a unique constraint refused it."""
+        try:
+            write()
+        except UniqueViolation:
+            return False
+        return True

@@ -1,0 +1,199 @@
+"""Every prebuilt SQLAlchemy Core statement of the adapter, each defined once (private).
+
+Statements are built at import; SQLAlchemy caches their compiled form per dialect, so a
+call pays only for its parameters and the round trip. Parameter names never equal a column
+name where a statement also sets columns: SQLAlchemy would turn such a key into an extra
+``SET`` clause of an ``UPDATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Dialect,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import Insert
+
+from reservation_core.domain import Reservation
+
+from .tables import idempotency_keys, reservations, schedules
+
+_S, _R, _K = schedules.c, reservations.c, idempotency_keys.c
+
+# -- schedules --------------------------------------------------------------------------------
+
+SCHEDULE = select(_S.id, _S.capacity, _S.reserved).where(_S.id == bindparam("schedule_id"))
+ADD_SCHEDULE = insert(schedules)
+SET_CAPACITY = (
+    update(schedules)
+    .where(_S.id == bindparam("schedule_id"), _S.reserved <= bindparam("capacity"))
+    .values(capacity=bindparam("capacity"))
+)
+RELEASE_SEATS = (
+    update(schedules)
+    .where(_S.id == bindparam("schedule_id"), _S.reserved >= bindparam("quantity"))
+    .values(reserved=_S.reserved - bindparam("quantity"))
+)
+TAKE_SEATS = (
+    update(schedules)
+    .where(
+        _S.id == bindparam("p_schedule_id"),
+        # capacity - q, not reserved + q: the sum could overflow a 32-bit column.
+        _S.reserved <= _S.capacity - bindparam("p_quantity"),
+    )
+    .values(reserved=_S.reserved + bindparam("p_quantity"))
+)
+
+# -- reservations -----------------------------------------------------------------------------
+
+RESERVATION_KEYS = [
+    "id",
+    "schedule_id",
+    "user_id",
+    "quantity",
+    "status",
+    "created_at",
+    "updated_at",
+]
+RESERVATION_COLUMNS = tuple(reservations.c[key] for key in RESERVATION_KEYS)
+RESERVATION = select(*RESERVATION_COLUMNS).where(_R.id == bindparam("reservation_id"))
+CONFIRMED = select(*RESERVATION_COLUMNS).where(
+    _R.schedule_id == bindparam("schedule_id"),
+    _R.confirmed_user_id == bindparam("user_id"),
+)
+INSERT_RESERVATION = insert(reservations)
+TRANSITION = (
+    update(reservations)
+    .where(_R.id == bindparam("reservation_id"), _R.status == bindparam("from_status"))
+    .values(status=bindparam("to_status"), updated_at=bindparam("at"))
+)
+
+
+def reservation_row(reservation: Reservation) -> dict[str, Any]:
+    """The ``rc_reservations`` row of a reservation (keys: :data:`RESERVATION_KEYS`)."""
+    return {
+        "id": reservation.id,
+        "schedule_id": reservation.schedule_id,
+        "user_id": reservation.user_id,
+        "quantity": reservation.quantity,
+        "status": str(reservation.status),
+        "created_at": reservation.created_at,
+        "updated_at": reservation.updated_at,
+    }
+
+
+def seats_of(reservation: Reservation) -> dict[str, Any]:
+    """The parameters of :data:`TAKE_SEATS` for a reservation."""
+    return {"p_schedule_id": reservation.schedule_id, "p_quantity": reservation.quantity}
+
+
+def _book_in_one_statement() -> Insert:
+    """Take the seats and insert the reservation in one statement (PostgreSQL).
+
+    The UPDATE runs in a data-modifying CTE whose RETURNING row feeds the INSERT: one
+    round trip while the schedule row is locked instead of two.
+    """
+    taken = TAKE_SEATS.returning(_S.id).cte("taken")
+    rows = select(
+        bindparam("p_id", type_=_R.id.type),
+        taken.c.id,
+        bindparam("p_user_id", type_=_R.user_id.type),
+        bindparam("p_quantity", type_=_R.quantity.type),
+        literal_column("'CONFIRMED'"),
+        bindparam("p_created_at", type_=_R.created_at.type),
+        bindparam("p_created_at", type_=_R.updated_at.type),
+    )
+    # SQLAlchemy keeps an INSERT's rowcount only when asked; it says whether seats were taken.
+    return (
+        insert(reservations)
+        .from_select(RESERVATION_KEYS, rows)
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+BOOK_IN_ONE_STATEMENT = _book_in_one_statement()
+
+
+def book_in_one_statement_params(reservation: Reservation) -> dict[str, Any]:
+    """The parameters of :data:`BOOK_IN_ONE_STATEMENT` for a reservation."""
+    return {
+        "p_id": reservation.id,
+        "p_schedule_id": reservation.schedule_id,
+        "p_user_id": reservation.user_id,
+        "p_quantity": reservation.quantity,
+        "p_created_at": reservation.created_at,
+    }
+
+
+# -- idempotency keys -------------------------------------------------------------------------
+
+_KEY_WHERE = and_(_K.user_id == bindparam("user_id"), _K.key == bindparam("key"))
+KEY = select(_K.user_id, _K.key, _K.fingerprint, _K.reservation_id, _K.created_at).where(_KEY_WHERE)
+ADD_KEY = insert(idempotency_keys)
+# Replacing an expired record is a compare-and-set on the instant it was stored: of several
+# requests that found the same expired record, exactly one replaces it.
+REPLACE_EXPIRED_KEY = (
+    update(idempotency_keys)
+    .where(
+        _K.user_id == bindparam("p_user_id"),
+        _K.key == bindparam("p_key"),
+        _K.created_at == bindparam("p_stored_at"),
+    )
+    .values(
+        fingerprint=bindparam("p_fingerprint"),
+        reservation_id=bindparam("p_reservation_id"),
+        created_at=bindparam("p_created_at"),
+    )
+)
+PURGE_KEYS = delete(idempotency_keys).where(_K.created_at < bindparam("before"))
+
+
+# -- driver SQL -------------------------------------------------------------------------------
+
+
+class DriverSQL:
+    """A Core statement compiled once per dialect, to run with ``exec_driver_sql``.
+
+    Skips the per-call compile-cache lookup and bind processing (the caller passes
+    driver-ready values), for the statements run while the schedule row is locked. The
+    parameters are given by name and passed in the driver's own paramstyle: a dict for
+    ``pyformat``/``named``, a tuple in the compiled order for ``format``/``qmark``.
+    """
+
+    def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
+        self._statement = statement
+        self._column_keys = list(column_keys) if column_keys is not None else None
+        self._compiled: dict[tuple[type[Dialect], str], tuple[str, Callable[..., Any]]] = {}
+
+    def for_dialect(self, dialect: Dialect) -> tuple[str, Callable[[dict[str, Any]], Any]]:
+        """The SQL text for ``dialect`` and the function shaping its parameters."""
+        key = (type(dialect), dialect.paramstyle)
+        found = self._compiled.get(key)
+        if found is None:
+            compiled = self._statement.compile(dialect=dialect, column_keys=self._column_keys)
+            assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a Core statement's compiler
+            order = compiled.positiontup
+            if compiled.positional and order is not None:
+                names = tuple(order)
+
+                def shape(params: dict[str, Any]) -> Any:
+                    return tuple(params[name] for name in names)
+
+            else:
+
+                def shape(params: dict[str, Any]) -> Any:
+                    return params
+
+            found = self._compiled[key] = (str(compiled), shape)
+        return found

@@ -1,0 +1,75 @@
+"""What every backend shares; each backend module overrides only what it does differently."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, Engine
+
+from reservation_core.adapters.sqlalchemy import _statements as sql
+from reservation_core.adapters.sqlalchemy._errors import Trouble
+from reservation_core.domain import Reservation
+
+
+class DialectRules:
+    """A backend's behaviour through one driver.
+
+    A backend module subclasses this once for the database (locking, isolation, the
+    fastest safe booking, what its error codes mean) and once per driver for how that
+    driver reports the server's error code (:meth:`error_code`), as SQLAlchemy's own
+    dialects do with ``_extract_error_code``.
+    """
+
+    #: The SQLAlchemy dialect name (``engine.dialect.name``) and driver name.
+    dialect: ClassVar[str] = ""
+    driver: ClassVar[str] = ""
+    #: Isolation a unit of work runs under; ``None`` keeps the connection's own.
+    isolation_level: ClassVar[str | None] = "READ COMMITTED"
+    #: The server's error codes (SQLSTATE, errno or result code) and what they mean.
+    troubles: ClassVar[Mapping[object, Trouble]] = MappingProxyType({})
+
+    def connect(self, engine: Engine) -> Connection:
+        """Check out a connection set up for a unit of work."""
+        return engine.connect()
+
+    def begin(self, connection: Connection) -> None:
+        """Start the unit of work's own transaction."""
+        connection.begin()
+
+    def join(self, connection: Connection) -> None:
+        """Make sure the host's connection is in a transaction the unit of work can join."""
+        if not connection.in_transaction():
+            connection.begin()
+
+    def release(self, connection: Connection) -> None:
+        """Undo what :meth:`connect` changed, then return the connection to the pool."""
+        connection.close()
+
+    def book(self, connection: Connection, reservation: Reservation) -> bool:
+        """Take the seats and insert the reservation; ``False`` if no seats were taken."""
+        if connection.execute(sql.TAKE_SEATS, sql.seats_of(reservation)).rowcount != 1:
+            return False
+        connection.execute(sql.INSERT_RESERVATION, sql.reservation_row(reservation))
+        return True
+
+    def book_and_commit(self, connection: Connection, reservation: Reservation) -> bool | None:
+        """Book and commit in one atomic statement, outside any transaction.
+
+        ``None`` where the database cannot: the caller books in a transaction instead.
+        """
+        return None
+
+    def error_code(self, error: BaseException | None) -> object | None:
+        """The server's error code in a driver exception, as this driver reports it."""
+        return None
+
+    def classify(self, error: BaseException | None) -> Trouble | None:
+        """What a driver exception means, or ``None`` if its code is not known here."""
+        code = self.error_code(error)
+        return None if code is None else self.troubles.get(code)
+
+    def describe(self) -> dict[str, Any]:
+        """The dialect and driver, for messages."""
+        return {"dialect": self.dialect, "driver": self.driver}

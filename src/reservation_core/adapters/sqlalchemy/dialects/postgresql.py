@@ -1,0 +1,105 @@
+"""PostgreSQL: psycopg 3, psycopg2 and pg8000.
+
+READ COMMITTED (the server's default) re-evaluates a blocked ``UPDATE``'s ``WHERE`` on the
+row as the winner committed it: that is what makes the conditional seat update safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection
+
+from reservation_core.adapters.sqlalchemy import _statements as sql
+from reservation_core.adapters.sqlalchemy._errors import Trouble
+from reservation_core.domain import Reservation
+
+from ._base import DialectRules
+
+
+class PostgreSQLRules(DialectRules):
+    """PostgreSQL, whatever the driver: error codes are SQLSTATEs."""
+
+    dialect = "postgresql"
+    troubles: ClassVar[Mapping[object, Trouble]] = MappingProxyType(
+        {
+            "40001": Trouble.TRANSIENT,  # serialization failure
+            "40P01": Trouble.TRANSIENT,  # deadlock detected
+            "55P03": Trouble.TRANSIENT,  # lock not available (lock_timeout)
+            "57014": Trouble.TRANSIENT,  # statement_timeout: our statements only wait on locks
+            "57P01": Trouble.DISCONNECT,  # admin shutdown (pg_terminate_backend)
+            "57P02": Trouble.DISCONNECT,  # crash shutdown
+            "57P03": Trouble.DISCONNECT,  # cannot connect now
+            "23505": Trouble.DUPLICATE,  # unique violation
+        }
+    )
+
+    def classify(self, error: BaseException | None) -> Trouble | None:
+        code = self.error_code(error)
+        if not isinstance(code, str):
+            return None
+        known = self.troubles.get(code)
+        if known is not None:
+            return known
+        if code.startswith("08"):  # connection exception
+            return Trouble.DISCONNECT
+        if code.startswith("23"):  # other integrity constraint violations
+            return Trouble.INTEGRITY
+        return None
+
+    def book(self, connection: Connection, reservation: Reservation) -> bool:
+        params = sql.book_in_one_statement_params(reservation)
+        return connection.execute(sql.BOOK_IN_ONE_STATEMENT, params).rowcount == 1
+
+    def book_and_commit(self, connection: Connection, reservation: Reservation) -> bool | None:
+        """The booking statement in autocommit mode: it is its own transaction.
+
+        One round trip in all, and the schedule row is locked only while the server runs
+        the statement and flushes its commit: no ``BEGIN`` (which the drivers send as a
+        round trip of their own) and no ``COMMIT`` waiting on the client. The drivers
+        switch autocommit without a round trip; it is switched back before the connection
+        is used again, or the connection is discarded.
+        """
+        driver: Any = connection.connection.driver_connection
+        driver.autocommit = True
+        try:
+            return self.book(connection, reservation)
+        finally:
+            try:
+                driver.autocommit = False
+            except Exception:  # noqa: BLE001 - a broken connection: never pool it again
+                connection.invalidate()
+
+
+class PsycopgRules(PostgreSQLRules):
+    """psycopg 3: ``error.sqlstate``."""
+
+    driver = "psycopg"
+
+    def error_code(self, error: BaseException | None) -> object | None:
+        return getattr(error, "sqlstate", None)
+
+
+class Psycopg2Rules(PostgreSQLRules):
+    """psycopg2: ``error.pgcode``."""
+
+    driver = "psycopg2"
+
+    def error_code(self, error: BaseException | None) -> object | None:
+        return getattr(error, "pgcode", None)
+
+
+class Pg8000Rules(PostgreSQLRules):
+    """pg8000: the server's error fields as a dict in ``error.args[0]``; ``C`` is the code."""
+
+    driver = "pg8000"
+
+    def error_code(self, error: BaseException | None) -> object | None:
+        args = getattr(error, "args", ())
+        fields = args[0] if args else None
+        return fields.get("C") if isinstance(fields, dict) else None
+
+
+DRIVERS: tuple[type[PostgreSQLRules], ...] = (PsycopgRules, Psycopg2Rules, Pg8000Rules)

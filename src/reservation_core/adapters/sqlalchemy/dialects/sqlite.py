@@ -1,0 +1,85 @@
+"""SQLite through the standard library's ``sqlite3``.
+
+No row locks: a write transaction takes the database's write lock first. ``BEGIN
+IMMEDIATE`` makes two writers queue on the busy timeout at the start instead of deadlocking
+when both try to upgrade a read lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar
+
+from sqlalchemy import Connection, Engine
+
+from reservation_core.adapters.sqlalchemy._errors import Trouble
+
+from ._base import DialectRules
+
+_SAVED = "_reservation_core_isolation_level"
+
+
+class SQLiteRules(DialectRules):
+    """SQLite (``pysqlite``): the extended result code in ``error.sqlite_errorcode``.
+
+    The driver's own implicit ``BEGIN`` is switched off for the unit of work's connection,
+    so that it can say ``BEGIN IMMEDIATE``, and restored when the connection is released.
+    """
+
+    dialect = "sqlite"
+    driver = "pysqlite"
+    isolation_level = None
+    troubles: ClassVar[Mapping[object, Trouble]] = MappingProxyType(
+        {
+            1555: Trouble.DUPLICATE,  # SQLITE_CONSTRAINT_PRIMARYKEY
+            2067: Trouble.DUPLICATE,  # SQLITE_CONSTRAINT_UNIQUE
+        }
+    )
+
+    def connect(self, engine: Engine) -> Connection:
+        connection = engine.connect()
+        driver = connection.connection.driver_connection
+        connection.info[_SAVED] = driver.isolation_level  # type: ignore[union-attr]
+        driver.isolation_level = None  # type: ignore[union-attr]
+        return connection
+
+    def begin(self, connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def join(self, connection: Connection) -> None:
+        """Join the host's transaction, beginning it where the driver has not yet.
+
+        ``sqlite3`` sends no ``BEGIN`` until the first write, and a ``SAVEPOINT`` outside a
+        transaction starts one that its ``RELEASE`` commits: the booking would be durable
+        before, and whatever, the host decides. ``BEGIN IMMEDIATE`` starts the host's
+        transaction in the database (the host's commit or rollback ends it) and takes the
+        write lock at once, as the unit of work's own transactions do.
+        """
+        super().join(connection)
+        driver = connection.connection.driver_connection
+        if not driver.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def release(self, connection: Connection) -> None:
+        try:
+            driver = connection.connection.driver_connection
+            driver.isolation_level = connection.info.pop(_SAVED)  # type: ignore[union-attr]
+        finally:
+            connection.close()
+
+    def error_code(self, error: BaseException | None) -> object | None:
+        return getattr(error, "sqlite_errorcode", None)
+
+    def classify(self, error: BaseException | None) -> Trouble | None:
+        code = self.error_code(error)
+        if not isinstance(code, int):
+            return None
+        if code & 0xFF in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED and their extended codes
+            return Trouble.TRANSIENT
+        if code & 0xFF == 19:  # SQLITE_CONSTRAINT: unique, or another constraint
+            return self.troubles.get(code, Trouble.INTEGRITY)
+        return None
+
+
+DRIVERS: tuple[type[SQLiteRules], ...] = (SQLiteRules,)
