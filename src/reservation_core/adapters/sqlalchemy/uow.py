@@ -33,7 +33,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             database has the ``rc_`` tables (``metadata.create_all(engine)`` or the Alembic
             branch ``reservation_core``).
 
-    Example:
+    Examples:
         >>> from sqlalchemy import create_engine
         >>> from reservation_core import ReservationService
         >>> engine = create_engine("postgresql+psycopg://app@db/app")  # doctest: +SKIP
