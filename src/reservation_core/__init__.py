@@ -3,7 +3,7 @@
 Never overbooks, never loses a seat, never refunds twice, under any concurrency, on the
 in-memory store or the database a backend already runs (SQLite, PostgreSQL, MariaDB/MySQL).
 
-Example:
+Examples:
     >>> from reservation_core import ReservationService
     >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
     >>> store = InMemoryStore()

@@ -8,7 +8,9 @@ from typing import Any
 from reservation_core.errors import BusinessException, ErrorCode
 
 MAX_ID_LENGTH = 64
+"""The longest identifier (``schedule_id``, ``user_id``, ``idempotency_key``), in characters."""
 MAX_COUNT = 2**31 - 1  # the largest value a 32-bit INTEGER column stores on every backend
+"""The largest ``capacity`` or ``quantity``: what a 32-bit ``INTEGER`` column stores."""
 
 # C0 and C1 control characters, DEL, and lone surrogates (not encodable as UTF-8).
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")

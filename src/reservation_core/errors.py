@@ -91,7 +91,7 @@ class BusinessException(Exception):
         details: machine-readable context (for example ``{"field": "quantity"}``).
         http_status: overrides the status from :data:`HTTP_STATUS`.
 
-    Example:
+    Examples:
         >>> err = BusinessException("CAPACITY_EXCEEDED", details={"requested": 2, "remaining": 1})
         >>> err.to_dict()["code"], err.http_status
         ('CAPACITY_EXCEEDED', 400)
@@ -146,7 +146,7 @@ class BusinessException(Exception):
                 message, the same for every occurrence of the problem type.
             instance: a URI reference naming this occurrence (for example the request path).
 
-        Example:
+        Examples:
             >>> err = BusinessException("RESERVATION_NOT_FOUND", details={"reservation_id": "r1"})
             >>> err.to_problem()["type"], err.to_problem()["title"]
             ('about:blank', 'Not Found')

@@ -63,7 +63,7 @@ class ReservationService:
 
     Every method raises :class:`~reservation_core.BusinessException` and nothing else.
 
-    Example:
+    Examples:
         >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
         >>> store = InMemoryStore()
         >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))

@@ -188,7 +188,7 @@ class InMemoryUnitOfWork(AbstractUnitOfWork):
 
     Holds the store's lock while open; use one per use case, as the service does.
 
-    Example:
+    Examples:
         >>> store = InMemoryStore()
         >>> with InMemoryUnitOfWork(store) as uow:
         ...     _ = uow.schedules.add(Schedule("s1", capacity=3, reserved=0))

@@ -66,7 +66,7 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
-    Example:
+    Examples:
         >>> main(["demo", "--capacity", "10", "--requests", "100", "--json"])  # doctest: +SKIP
         0
     """

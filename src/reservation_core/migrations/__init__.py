@@ -7,7 +7,7 @@ Two ways to use it (Alembic is the ``migrations`` extra):
 * **Inside the host's Alembic**: add :data:`VERSIONS_DIRECTORY` to ``version_locations``
   in ``alembic.ini`` and run ``alembic upgrade reservation_core@head``.
 
-Example:
+Examples:
     >>> from reservation_core import migrations
     >>> migrations.upgrade("postgresql+psycopg://app@db/app")  # doctest: +SKIP
 """
@@ -31,14 +31,14 @@ __all__ = [
     "upgrade",
 ]
 
-#: The branch label of every revision here.
 BRANCH = "reservation_core"
-#: The version table the standalone environment uses.
+"""The branch label of every revision here."""
 VERSION_TABLE = "rc_alembic_version"
-#: The Alembic script directory shipped in the package.
+"""The version table the standalone environment uses."""
 SCRIPT_DIRECTORY = Path(__file__).resolve().parent
-#: The revisions, for a host's ``version_locations``.
+"""The Alembic script directory shipped in the package."""
 VERSIONS_DIRECTORY = SCRIPT_DIRECTORY / "versions"
+"""The revisions, for a host's ``version_locations``."""
 
 
 def _config(bind: Engine | str, output: io.StringIO | None = None) -> Config:

@@ -1,6 +1,8 @@
 """A pure model of the contract: what every call should answer, given what came before.
 
-Written from DESIGN §3-5 independently of the service's code (validity is re-stated with
+Written from the contract the documentation states (its Concepts page for valid
+arguments, the Error codes page for the codes and their precedence, the State machine
+page for the moves) independently of the service's code (validity is re-stated with
 :mod:`unicodedata` rather than borrowed), so that a bug shared by both cannot hide.
 """
 
@@ -13,7 +15,9 @@ from collections.abc import Mapping
 from reservation_core.domain import TRANSITIONS, Action, Reservation, ReservationStatus, Schedule
 from reservation_core.errors import ErrorCode
 
-# DESIGN §3's numbers, stated here again rather than imported from the code under test.
+# The contract's limits, stated here again rather than imported from the code under test:
+# an identifier is a str of 1..64 characters without control characters or lone
+# surrogates; a capacity is an int (not a bool) in 0..2**31-1, a quantity in 1..2**31-1.
 MAX_ID_LENGTH = 64
 MAX_COUNT = 2**31 - 1
 
@@ -133,8 +137,9 @@ class Model:
     ) -> Refusal | Reservation | str:
         """A refusal, the replayed reservation as it is now, or :data:`NEW`.
 
-        Precedence (DESIGN §5): not found, then the idempotency key (replay or reuse), then
-        duplicate, then capacity.
+        When several rules fail, the first in the contract's order wins: not found, then the
+        idempotency key (replay or reuse), then duplicate, then capacity (validation comes
+        before all of them; see the error codes page of the documentation).
         """
         if refusal := self._unknown_schedule(schedule_id):
             return refusal

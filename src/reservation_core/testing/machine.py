@@ -335,7 +335,9 @@ class _ReservationMachine(RuleBasedStateMachine):
         ) or self.model.get_reservation(rid, uid)
         self._answers(expected, lambda: self.service.get_reservation(rid, user_id=uid))
 
-    # -- the invariant (DESIGN §4), observed through the public API only ------------------
+    # -- the invariant, observed through the public API only -------------------------------
+    # For every schedule: reserved == Σ quantity of its CONFIRMED reservations, and
+    # 0 <= reserved <= capacity (the documentation's consistency guarantees).
 
     @invariant()
     def seats_match_confirmed_reservations(self) -> None:
@@ -391,7 +393,7 @@ def build_state_machine(
         ``hypothesis.stateful.run_state_machine_as_test(Machine, settings=...)``, or
         collect its ``TestCase`` (set ``TestCase.settings`` to tune it).
 
-    Example:
+    Examples:
         >>> from reservation_core import ReservationService
         >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
         >>> store = InMemoryStore()

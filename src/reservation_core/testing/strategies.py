@@ -4,7 +4,7 @@ Each ``valid_*`` strategy yields only values the service must accept; each ``inv
 strategy only values it must refuse with ``VALIDATION_ERROR``. Reuse them to probe your own
 wrappers (a web handler, a task) with the same edge cases the library is tested with.
 
-Example:
+Examples:
     >>> from hypothesis import given
     >>> from reservation_core import BusinessException, ErrorCode
     >>> @given(schedule_id=invalid_ids())

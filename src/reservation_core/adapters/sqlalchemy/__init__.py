@@ -4,7 +4,7 @@
 transaction on an engine the host creates (none is created at import time);
 ``audit(engine, repair=False)`` checks (and fixes) every schedule's stored seat count.
 
-Example:
+Examples:
     >>> from sqlalchemy import create_engine
     >>> from reservation_core import ReservationService
     >>> from reservation_core.adapters.sqlalchemy import (

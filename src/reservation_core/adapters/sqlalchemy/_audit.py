@@ -130,7 +130,7 @@ def audit(
         BusinessException: ``STORAGE_UNAVAILABLE`` when the database cannot be read,
             ``CONCURRENCY_CONFLICT`` when a repair kept meeting transient conflicts.
 
-    Example:
+    Examples:
         >>> report = audit(engine, repair=True)  # doctest: +SKIP
         >>> report.consistent, [d.schedule_id for d in report.drifts]  # doctest: +SKIP
         (True, ['yoga-monday-0900'])

@@ -103,6 +103,7 @@ schedules = Table(
     CheckConstraint("reserved >= 0 AND reserved <= capacity", name="reserved"),
     **_MYSQL_TABLE,
 )
+"""``rc_schedules``: one row per schedule, ``id``, ``capacity`` and ``reserved`` seats."""
 
 reservations = Table(
     "rc_reservations",
@@ -128,6 +129,8 @@ reservations = Table(
     Index("uq_rc_reservations_confirmed_user", "schedule_id", "confirmed_user_id", unique=True),
     **_MYSQL_TABLE,
 )
+"""``rc_reservations``: one row per reservation; a unique index allows one ``CONFIRMED``
+reservation per user and schedule."""
 
 idempotency_keys = Table(
     "rc_idempotency_keys",
@@ -143,3 +146,4 @@ idempotency_keys = Table(
     Index(None, "created_at"),
     **_MYSQL_TABLE,
 )
+"""``rc_idempotency_keys``: each user's idempotency keys and the reservation each made."""

@@ -53,7 +53,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             database or driver is not supported, or ``bind`` is not one of the three; the
             message names what is supported.
 
-    Example:
+    Examples:
         >>> from sqlalchemy import create_engine
         >>> from reservation_core import ReservationService
         >>> engine = create_engine("postgresql+psycopg://app@db/app")  # doctest: +SKIP

@@ -72,7 +72,7 @@ def recommended_engine_options(url: str | URL, *, dedicated: bool = False) -> di
     own ``ROLLBACK`` on return is redundant; on MariaDB/MySQL it is a round trip per unit
     of work. Do not use it for an engine other code shares.
 
-    Example:
+    Examples:
         >>> recommended_engine_options("mysql+pymysql://app@db/app")
         {'isolation_level': 'READ COMMITTED'}
         >>> recommended_engine_options("postgresql+psycopg://app@db/app", dedicated=True)
