@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from reservation_core.adapters.sqlalchemy import metadata
 from tests.backends import Backend, joined_backend, memory_backend, sql_backend
-from tests.databases import database_url, make_engine
+from tests.databases import URL_VARIABLES, database_url, make_engine
 
 BACKEND_NAMES = ["memory", "sqlite", "postgresql", "mariadb"]
 
@@ -64,3 +65,13 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 def new_id() -> Callable[[str], str]:
     """Fresh ids, so tests never collide on a shared database."""
     return lambda prefix="id": f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def pytest_report_header() -> list[str]:
+    """Which database and driver each server backend runs on, in every run's header."""
+    lines = []
+    for name, variable in URL_VARIABLES.items():
+        url = os.environ.get(variable)
+        shown = make_url(url).render_as_string(hide_password=True) if url else "unset"
+        lines.append(f"reservation_core {name}: {shown}")
+    return lines

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, exc, insert, update
+from sqlalchemy.dialects import postgresql
 
+from reservation_core import BusinessException
 from reservation_core.adapters.sqlalchemy import schedules
-from reservation_core.adapters.sqlalchemy._errors import Trouble, trouble_of
+from reservation_core.adapters.sqlalchemy._errors import Trouble, translated, trouble_of
 from reservation_core.adapters.sqlalchemy.dialects import rules_for
+from reservation_core.ports import ConnectionLost
 from tests.databases import DRIVERS, driver_url, make_engine
 
 _WHO_AM_I = {"postgresql": "SELECT pg_backend_pid()", "mariadb": "SELECT CONNECTION_ID()"}
@@ -39,20 +42,21 @@ def _schedule(connection: Connection, capacity: int = 1) -> str:
     return schedule_id
 
 
-def _raised(action: Callable[[], object]) -> exc.DBAPIError:
-    with pytest.raises(exc.DBAPIError) as info:
+def _raised(action: Callable[[], object]) -> exc.DBAPIError | OSError:
+    # OSError: pg8000 now and then lets a reset socket through unwrapped.
+    with pytest.raises((exc.DBAPIError, OSError)) as info:
         action()
     return info.value
 
 
-def unique_violation(server: str, engine: Engine) -> exc.DBAPIError:
+def unique_violation(server: str, engine: Engine) -> exc.DBAPIError | OSError:
     with engine.connect() as connection:
         schedule_id = _schedule(connection)
         row = {"id": schedule_id, "capacity": 1, "reserved": 0}
         return _raised(lambda: connection.execute(insert(schedules), row))
 
 
-def check_violation(server: str, engine: Engine) -> exc.DBAPIError:
+def check_violation(server: str, engine: Engine) -> exc.DBAPIError | OSError:
     with engine.connect() as connection:
         row = {"id": f"probe-{uuid.uuid4().hex[:12]}", "capacity": -1, "reserved": 0}
         return _raised(lambda: connection.execute(insert(schedules), row))
@@ -85,7 +89,7 @@ def _lock_both_crosswise(engine: Engine, first: str, second: str) -> list[BaseEx
     return errors
 
 
-def deadlock(server: str, engine: Engine) -> exc.DBAPIError:
+def deadlock(server: str, engine: Engine) -> exc.DBAPIError | OSError:
     with engine.connect() as connection:
         first, second = _schedule(connection), _schedule(connection)
     errors = _lock_both_crosswise(engine, first, second)
@@ -94,7 +98,7 @@ def deadlock(server: str, engine: Engine) -> exc.DBAPIError:
     return errors[0]
 
 
-def lock_timeout(server: str, engine: Engine) -> exc.DBAPIError:
+def lock_timeout(server: str, engine: Engine) -> exc.DBAPIError | OSError:
     with engine.connect() as holder, engine.connect() as waiter:
         schedule_id = _schedule(holder)
         locking = update(schedules).where(schedules.c.id == schedule_id).values(capacity=3)
@@ -105,14 +109,14 @@ def lock_timeout(server: str, engine: Engine) -> exc.DBAPIError:
         return error
 
 
-def statement_timeout(server: str, engine: Engine) -> exc.DBAPIError:
+def statement_timeout(server: str, engine: Engine) -> exc.DBAPIError | OSError:
     setting, slow = _SHORT_STATEMENTS[server]
     with engine.connect() as connection:
         connection.exec_driver_sql(setting)
         return _raised(lambda: connection.exec_driver_sql(slow))
 
 
-def killed_connection(server: str, engine: Engine) -> exc.DBAPIError:
+def killed_connection(server: str, engine: Engine) -> exc.DBAPIError | OSError:
     with engine.connect() as victim:
         pid = victim.exec_driver_sql(_WHO_AM_I[server]).scalar_one()
         victim.rollback()
@@ -122,7 +126,7 @@ def killed_connection(server: str, engine: Engine) -> exc.DBAPIError:
         return _raised(lambda: victim.exec_driver_sql("SELECT 1"))
 
 
-TROUBLES: dict[str, tuple[Callable[[str, Engine], exc.DBAPIError], Trouble]] = {
+TROUBLES: dict[str, tuple[Callable[[str, Engine], exc.DBAPIError | OSError], Trouble]] = {
     "unique violation": (unique_violation, Trouble.DUPLICATE),
     "check violation": (check_violation, Trouble.INTEGRITY),
     "deadlock": (deadlock, Trouble.TRANSIENT),
@@ -161,7 +165,8 @@ def test_each_driver_reads_each_trouble(
     engine = engines[server, driver]
     provoke, expected = TROUBLES[trouble]
     error = provoke(server, engine)
-    assert trouble_of(error, rules_for(engine.dialect).classify) is expected, repr(error.orig)
+    found = trouble_of(error, rules_for(engine.dialect).classify)
+    assert found is expected, repr(getattr(error, "orig", error))
 
 
 SQLITE_TROUBLES = ["unique violation", "check violation", "busy"]
@@ -181,6 +186,21 @@ def test_sqlite3_reads_each_trouble(trouble: str, tmp_path: Path) -> None:
         else:
             provoke, expected = TROUBLES[trouble]
             error = provoke("sqlite", engine)
-        assert trouble_of(error, rules_for(engine.dialect).classify) is expected, repr(error.orig)
+        found = trouble_of(error, rules_for(engine.dialect).classify)
+        assert found is expected, repr(getattr(error, "orig", error))
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("committing", [False, True])
+def test_a_socket_error_a_driver_let_through_is_a_lost_connection(committing: bool) -> None:
+    """pg8000 sometimes raises a bare ConnectionResetError when the server hangs up."""
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    rules = rules_for(postgresql.pg8000.dialect())
+    if committing:
+        with pytest.raises(BusinessException) as info, translated(rules.classify, committing=True):
+            raise reset
+        assert info.value.details == {"outcome": "unknown"}
+    else:
+        with pytest.raises(ConnectionLost), translated(rules.classify):
+            raise reset

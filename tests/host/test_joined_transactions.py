@@ -258,3 +258,23 @@ def test_sqlite_a_booking_inside_the_write_transaction_does_not_wait_on_itself(
         booking = joined(connection).create_reservation(sid, "u1")
         assert time.perf_counter() - started < 1  # the busy timeout is 5 s
     assert backend.service().get_reservation(booking.id) == booking
+
+
+@pytest.mark.parametrize("database", ["postgresql", "mariadb"])
+def test_a_connection_in_autocommit_mode_is_refused_naming_the_fix(
+    database: str, request: pytest.FixtureRequest, new_id: Callable[[str], str]
+) -> None:
+    """Every statement would commit by itself: a booking could be half done, and the host
+    could not undo it. Refused before anything is written."""
+    engine: Engine = request.getfixturevalue(f"{database}_engine")
+    backend = sql_backend(database, engine)
+    sid = new_id("s")
+    backend.service().create_schedule(sid, 2)
+    with engine.connect() as connection:
+        autocommitting = connection.execution_options(isolation_level="AUTOCOMMIT")
+        with pytest.raises(BusinessException) as info:
+            joined(autocommitting).create_reservation(sid, "u1")
+    assert info.value.code is ErrorCode.STORAGE_UNAVAILABLE
+    assert info.value.details == {"reason": "host_connection_autocommits"}
+    assert "give SqlAlchemyUnitOfWork the engine" in info.value.message
+    assert backend.tally(sid).reserved == 0

@@ -48,8 +48,14 @@ class UniqueViolation(TransientConflict):
 Classifier = Callable[[BaseException | None], "Trouble | None"]
 
 
-def trouble_of(error: sa_exc.DBAPIError, classify: Classifier) -> Trouble:
-    """Classify ``error`` with a dialect's reading of its code."""
+def trouble_of(error: sa_exc.DBAPIError | OSError, classify: Classifier) -> Trouble:
+    """Classify ``error`` with a dialect's reading of its code.
+
+    A bare ``OSError`` is a socket that failed under a driver that let it through
+    unwrapped (pg8000 does, now and then, when the server closes the connection).
+    """
+    if isinstance(error, OSError):
+        return Trouble.DISCONNECT
     if error.connection_invalidated:
         return Trouble.DISCONNECT
     known = classify(error.orig)
@@ -72,12 +78,13 @@ def translated(
     """
     try:
         yield
-    except sa_exc.DBAPIError as error:
+    except (sa_exc.DBAPIError, OSError) as error:
         trouble = Trouble.DISCONNECT if connecting else trouble_of(error, classify)
+        reason = str(getattr(error, "orig", error))
         if trouble is Trouble.TRANSIENT:
-            raise TransientConflict(str(error.orig)) from error
+            raise TransientConflict(reason) from error
         if trouble is Trouble.DUPLICATE:
-            raise UniqueViolation(str(error.orig)) from error
+            raise UniqueViolation(reason) from error
         if trouble is Trouble.DISCONNECT and committing:
             raise BusinessException(
                 ErrorCode.STORAGE_UNAVAILABLE,
@@ -85,11 +92,11 @@ def translated(
                 details={"outcome": "unknown"},
             ) from error
         if trouble is Trouble.DISCONNECT:
-            raise ConnectionLost(str(error.orig)) from error
+            raise ConnectionLost(reason) from error
         raise BusinessException(
             ErrorCode.STORAGE_UNAVAILABLE,
             "The database refused the operation.",
-            details={"reason": type(error.orig).__name__},
+            details={"reason": type(getattr(error, "orig", error)).__name__},
         ) from error
     except sa_exc.TimeoutError as error:  # no pooled connection came free in time
         raise BusinessException(

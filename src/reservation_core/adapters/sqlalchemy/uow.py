@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, NestedTransaction
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from reservation_core.domain import Reservation
 from reservation_core.ports import AbstractUnitOfWork, DuplicateReservationError
@@ -19,7 +19,7 @@ from .dialects import rules_for
 
 __all__ = ["SqlAlchemyUnitOfWork"]
 
-Bind = Engine | Connection | Session
+Bind = Engine | Connection | Session | scoped_session[Session]
 
 
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
@@ -29,7 +29,9 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     pool, runs the use case in a transaction of its own, commits it, and returns the
     connection; the service retries the use case on transient conflicts.
 
-    Given a ``Connection`` or an ORM ``Session``, it **joins the host's transaction**: the
+    Given a ``Connection`` or an ORM ``Session`` (or a ``scoped_session``, such as
+    Flask-SQLAlchemy's ``db.session``: the current one), it **joins the host's
+    transaction**: the
     use case runs inside a ``SAVEPOINT`` that success releases and a business error rolls
     back to, so the host's transaction stays usable either way. It never commits, rolls
     back or closes the host's transaction or connection: nothing is durable until the
@@ -61,10 +63,10 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     """
 
     def __init__(self, bind: Bind) -> None:
-        if isinstance(bind, Engine):
+        if isinstance(bind, Engine | Connection):
             dialect = bind.dialect
-        elif isinstance(bind, Connection | Session):
-            dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+        elif isinstance(bind, Session | scoped_session):
+            dialect = bind.get_bind().dialect
         else:
             raise UnsupportedDatabaseError(
                 "STORAGE_UNAVAILABLE",
@@ -90,11 +92,12 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
                 connection = self._rules.connect(bind)
                 ensure = self._begin_own
             else:
-                if isinstance(bind, Session):
-                    bind.flush()
-                    connection = bind.connection()
-                else:
+                if isinstance(bind, Connection):
                     connection = bind
+                else:
+                    session = bind() if isinstance(bind, scoped_session) else bind
+                    session.flush()
+                    connection = session.connection()
                 self._rules.join(connection)
                 ensure = self._begin_savepoint
         self._connection = connection
@@ -160,7 +163,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             return
         try:
             connection.rollback()
-        except sa_exc.SQLAlchemyError:
+        except Exception:  # noqa: BLE001 - lost, perhaps raw from the driver: never pool it again
             connection.invalidate()
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
 from reservation_core.domain import Reservation
+from reservation_core.errors import BusinessException, ErrorCode
 
 
 class DialectRules:
@@ -39,9 +40,27 @@ class DialectRules:
         connection.begin()
 
     def join(self, connection: Connection) -> None:
-        """Make sure the host's connection is in a transaction the unit of work can join."""
+        """Make sure the host's connection is in a transaction the unit of work can join.
+
+        Raises:
+            BusinessException: ``STORAGE_UNAVAILABLE`` when the connection is in
+                autocommit mode: every statement would commit on its own, so a booking
+                could not be atomic, nor undone by the host.
+        """
+        if self.in_autocommit(connection.connection.driver_connection):
+            raise BusinessException(
+                ErrorCode.STORAGE_UNAVAILABLE,
+                "The host's connection is in AUTOCOMMIT mode: there is no transaction to "
+                "join. Book on a connection in a transaction, or give SqlAlchemyUnitOfWork "
+                "the engine.",
+                details={"reason": "host_connection_autocommits"},
+            )
         if not connection.in_transaction():
             connection.begin()
+
+    def in_autocommit(self, driver_connection: Any) -> bool:
+        """Whether the driver commits every statement by itself (as this driver says it)."""
+        return bool(getattr(driver_connection, "autocommit", False))
 
     def release(self, connection: Connection) -> None:
         """Undo what :meth:`connect` changed, then return the connection to the pool."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection
 
@@ -84,6 +84,9 @@ class PyMySQLRules(MySQLRules):
     """PyMySQL: ``error.args == (errno, message)``."""
 
     driver = "pymysql"
+
+    def in_autocommit(self, driver_connection: Any) -> bool:
+        return bool(driver_connection.get_autocommit())
 
     def error_code(self, error: BaseException | None) -> object | None:
         args = getattr(error, "args", ())

@@ -56,7 +56,8 @@ class SQLiteRules(DialectRules):
         transaction in the database (the host's commit or rollback ends it) and takes the
         write lock at once, as the unit of work's own transactions do.
         """
-        super().join(connection)
+        if not connection.in_transaction():
+            connection.begin()
         driver = connection.connection.driver_connection
         if not driver.in_transaction:  # type: ignore[union-attr]
             connection.exec_driver_sql("BEGIN IMMEDIATE")
