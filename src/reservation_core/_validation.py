@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from reservation_core.errors import BusinessException, ErrorCode
 
@@ -14,14 +13,36 @@ MAX_COUNT = 2**31 - 1  # the largest value a 32-bit INTEGER column stores on eve
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _invalid(field: str, reason: str, value: Any) -> BusinessException:
-    shown = value if isinstance(value, int | str | None) else type(value).__name__
-    if isinstance(shown, str) and len(shown) > 80:
-        shown = shown[:80] + "..."
+_SHOWN_LENGTH = 80
+#: Integers beyond this magnitude are echoed as a description: every JSON parser reads an
+#: int64, and ``str()`` of a huge int raises (Python limits it to 4300 digits).
+_SHOWN_INT = 2**63
+
+
+def shown_value(value: object) -> int | str | None:
+    r"""``value`` as it may be echoed in ``details["value"]``: always JSON- and UTF-8-safe.
+
+    Strings are cut to 80 characters and their control characters and lone surrogates
+    escaped as text (``\ud800``); huge integers and other types are described, not echoed.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if -_SHOWN_INT <= value <= _SHOWN_INT:
+            return value
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str):
+        cut = value[:_SHOWN_LENGTH]
+        escaped = _FORBIDDEN.sub(lambda match: f"\\u{ord(match.group()):04x}", cut)
+        return escaped + "..." if len(value) > _SHOWN_LENGTH else escaped
+    return type(value).__name__
+
+
+def _invalid(field: str, reason: str, value: object) -> BusinessException:
     return BusinessException(
         ErrorCode.VALIDATION_ERROR,
         f"{field}: {reason}",
-        details={"field": field, "reason": reason, "value": shown},
+        details={"field": field, "reason": reason, "value": shown_value(value)},
     )
 
 

@@ -35,8 +35,25 @@ T = TypeVar("T")
 UnitOfWorkFactory = Callable[[], AbstractUnitOfWork]
 
 
+#: The longest ``idempotency_ttl``: keys older than ``now - ttl`` must stay a valid time.
+MAX_IDEMPOTENCY_TTL = timedelta(days=36_500)
+#: The largest ``retry_backoff``, in seconds; the sleep doubles up to 64 times this.
+MAX_RETRY_BACKOFF = 60.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _bad_clock(reason: str, reading: object) -> BusinessException:
+    shown = reading.isoformat() if isinstance(reading, datetime) else type(reading).__name__
+    return BusinessException(
+        ErrorCode.VALIDATION_ERROR,
+        f"clock: {reason}",
+        details={"field": "clock", "reason": reason, "value": shown},
+    )
 
 
 def _fingerprint(schedule_id: str, quantity: int) -> str:
@@ -49,17 +66,25 @@ class ReservationService:
     Args:
         uow_factory: a zero-argument callable returning a fresh unit of work, for example
             ``lambda: SqlAlchemyUnitOfWork(engine)``.
-        clock: returns the current time as a timezone-aware UTC ``datetime``.
+        clock: returns the current time as a timezone-aware ``datetime`` (from 1970 to
+            8999). A reading that breaks this fails the use case with ``VALIDATION_ERROR``
+            naming the field ``clock``, before anything is written.
         max_attempts: how many times a use case runs before a transient conflict becomes
             ``CONCURRENCY_CONFLICT`` (or a lost connection ``STORAGE_UNAVAILABLE``).
-        retry_backoff: the base of the jittered exponential backoff between attempts, in seconds.
-        idempotency_ttl: how long an idempotency key is remembered.
+        retry_backoff: the base of the jittered exponential backoff between attempts, in
+            seconds: a finite number from 0 to 60.
+        idempotency_ttl: how long an idempotency key is remembered: a positive
+            ``timedelta`` of at most 36,500 days.
         max_concurrent_per_schedule: how many ``create_reservation`` calls on one schedule
             may be at the database at once, from this service instance; the others wait
             in the process, in turn. Bookings on one schedule serialize on its row lock
             anyway: queueing them here keeps throughput from collapsing as threads grow
             (see docs/performance.md). ``None`` lets every call through. Per service
             instance: share one instance among a process's threads, as intended.
+
+    Raises:
+        TypeError, ValueError: at construction, for an argument of the wrong type or out of
+            range (a wiring mistake, found before the service serves anything).
 
     Every method raises :class:`~reservation_core.BusinessException` and nothing else.
 
@@ -85,12 +110,24 @@ class ReservationService:
     ) -> None:
         if not callable(uow_factory):
             raise TypeError("uow_factory must be a zero-argument callable")
+        if not callable(clock):
+            raise TypeError("clock must be a zero-argument callable returning a datetime")
         if type(max_attempts) is not int or max_attempts < 1:
-            raise ValueError("max_attempts must be a positive int")
-        if retry_backoff < 0:
-            raise ValueError("retry_backoff must not be negative")
-        if idempotency_ttl <= timedelta(0):
-            raise ValueError("idempotency_ttl must be positive")
+            raise ValueError(f"max_attempts must be a positive int, not {max_attempts!r}")
+        if not isinstance(retry_backoff, int | float) or isinstance(retry_backoff, bool):
+            raise TypeError(f"retry_backoff must be a number of seconds, not {retry_backoff!r}")
+        if not 0 <= retry_backoff <= MAX_RETRY_BACKOFF:  # False for nan, too
+            raise ValueError(
+                f"retry_backoff must be between 0 and {MAX_RETRY_BACKOFF} seconds, "
+                f"not {retry_backoff!r}"
+            )
+        if not isinstance(idempotency_ttl, timedelta):
+            raise TypeError(f"idempotency_ttl must be a timedelta, not {idempotency_ttl!r}")
+        if not timedelta(0) < idempotency_ttl <= MAX_IDEMPOTENCY_TTL:
+            raise ValueError(
+                f"idempotency_ttl must be positive and at most {MAX_IDEMPOTENCY_TTL.days} "
+                f"days, not {idempotency_ttl!r}"
+            )
         if max_concurrent_per_schedule is not None and (
             type(max_concurrent_per_schedule) is not int or max_concurrent_per_schedule < 1
         ):
@@ -361,10 +398,21 @@ class ReservationService:
         return reservation
 
     def _now(self) -> datetime:
+        """The clock's time in UTC; a clock that breaks its promise is ``VALIDATION_ERROR``.
+
+        The clock is an argument of the service, so a bad reading is reported as one,
+        naming the field ``clock``, before anything is written.
+        """
         now = self._clock()
-        if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError("the clock must return a timezone-aware datetime")
-        return now.astimezone(UTC)
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise _bad_clock("must return a timezone-aware datetime", now)
+        try:
+            utc = now.astimezone(UTC)
+        except OverflowError:  # datetime.min or .max with an offset
+            utc = None
+        if utc is None or not _EPOCH <= utc < _LATEST:
+            raise _bad_clock("must return a time from 1970 to 8999", now)
+        return utc
 
     def _run(self, use_case: Callable[[AbstractUnitOfWork], T], booking: str | None = None) -> T:
         """Run ``use_case`` in a fresh unit of work, again on transient failures.
