@@ -44,20 +44,85 @@ def one_line(text: object) -> str:
     return lines[0].strip() if lines else ""
 
 
+#: Query parameters that carry a secret (``?password=``, ``?passwd=``, ``?sslpassword=``).
+_SECRET_NAMES = "pass|pwd|secret|token"  # noqa: S105 - names, not a password
+_SECRET_PARAMETER = re.compile(_SECRET_NAMES, re.IGNORECASE)
+_TYPED_QUERY_SECRET = re.compile(rf"([?&][^=&]*(?:{_SECRET_NAMES})[^=&]*=)[^&]*", re.IGNORECASE)
+#: The secrets of the URLs parsed so far; :func:`redact` hides them in any message.
+_SECRETS: set[str] = set()
+#: The password of a URL as typed, however malformed: after the user's ``:`` up to the
+#: last ``@`` (a password may hold ``@``, ``/`` or ``:``), or, without an ``@``, up to the
+#: path (where a parser would read a port).
+_TYPED_PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*:/*[^:/@?#]*:)(.*@|[^/?#@]*)", re.DOTALL)
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret of the URLs parsed so far replaced by ``***``."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
 def shown(url: URL | Engine) -> str:
-    """A URL fit to print: the password hidden."""
+    """A URL fit to print: the password and any secret query parameter hidden."""
     url = url.url if isinstance(url, Engine) else url
-    return url.render_as_string(hide_password=True)
+    return _TYPED_QUERY_SECRET.sub(r"\1***", url.render_as_string(hide_password=True))
+
+
+def _typed(text: str) -> str:
+    """A URL as typed, fit to print even when it does not parse."""
+    text = _TYPED_PASSWORD.sub(lambda m: m[1] + ("***@" if m[2].endswith("@") else "***"), text)
+    return _TYPED_QUERY_SECRET.sub(r"\1***", text)
+
+
+def _typed_secrets(text: str) -> list[str]:
+    """What :func:`_typed` hides, and its parts between ``@``: a misparse splits there."""
+    found = [m[2].removesuffix("@") for m in _TYPED_PASSWORD.finditer(text)]
+    found += [m[0][len(m[1]) :] for m in _TYPED_QUERY_SECRET.finditer(text)]
+    return found + [part for secret in found for part in secret.split("@")]
+
+
+def _remember_secrets(text: str, url: URL | None) -> None:
+    values = _typed_secrets(text)
+    if url is not None:
+        values.append(url.password or "")
+        for key, value in url.query.items():
+            if _SECRET_PARAMETER.search(key):
+                values += [value] if isinstance(value, str) else list(value)
+    # A secret of one or two characters is not worth garbling every message for.
+    _SECRETS.update(value for value in values if len(value) > 2)
+
+
+def _unsplit_password(url: URL) -> URL:
+    """A password with a bare ``@`` leaves its tail in the host: put it back."""
+    if url.host is None or "@" not in url.host:
+        return url
+    tail, host = url.host.rsplit("@", 1)
+    password = f"{url.password or ''}@{tail}"
+    return url.set(password=password, host=host)
+
+
+def _postgres_alias(url: URL) -> URL:
+    """``postgres://`` (Heroku, libpq, many platforms) is PostgreSQL with psycopg."""
+    backend, _, driver = url.drivername.partition("+")
+    if backend != "postgres":
+        return url
+    return url.set(drivername=f"postgresql+{driver or 'psycopg'}")
 
 
 def parse_url(text: str) -> URL:
-    """Parse a database URL, or fail with a :class:`CliError` that shows the expected form."""
+    """Parse a database URL, or fail with a :class:`CliError` that shows the expected form.
+
+    The secrets it holds are remembered, so that :func:`redact` hides them in any message.
+    """
+    _remember_secrets(text, None)
     try:
-        url = make_url(text)
-    except (sa_exc.ArgumentError, ValueError) as error:  # ValueError: a port not a number
-        detail = f": {one_line(error)}" if isinstance(error, ValueError) else ""
-        masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text)  # never print a password
-        raise CliError(f"not a database URL: {masked!r}{detail} (expected {FORMS})") from None
+        url = _postgres_alias(_unsplit_password(make_url(text)))
+    except (sa_exc.ArgumentError, ValueError):  # ValueError: a port not a number
+        # Only the typed text, masked: the parser's own message may quote a password
+        # that a missing "@" or "/" left where the host or port should be.
+        raise CliError(f"not a database URL: {_typed(text)!r} (expected {FORMS})") from None
+    _remember_secrets(text, url)
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         raise CliError(
             "an in-memory SQLite database is private to each connection; "
@@ -78,14 +143,36 @@ def _missing_driver(url: URL, error: ImportError) -> CliError:
     return CliError(f"the driver for {url.drivername} is not installed ({reason}): {advice}")
 
 
-def open_engine(url_text: str, *, pool_size: int = 5, connect: bool = True) -> Engine:
+def _missing_sqlite_file(url: URL) -> Path | None:
+    """The file of a ``sqlite:///FILE`` URL when it does not exist (SQLite would create it)."""
+    if url.get_backend_name() != "sqlite" or "uri" in url.query or url.database is None:
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path
+
+
+def open_engine(
+    url_text: str, *, pool_size: int = 5, connect: bool = True, must_exist: bool = False
+) -> Engine:
     """An engine on ``url_text`` with a bounded pool that threads queue on.
 
+    Args:
+        url_text: the database URL.
+        pool_size: the connections the pool holds at most.
+        connect: connect once, so that an unreachable database fails here.
+        must_exist: refuse a SQLite file that does not exist, rather than create it empty.
+
     Raises:
-        CliError: a bad URL, an unknown dialect, a missing driver, or (with ``connect``) a
-            database that cannot be reached.
+        CliError: a bad URL, an unknown dialect, a missing driver, a missing SQLite file
+            (with ``must_exist``) or (with ``connect``) a database that cannot be reached.
     """
     url = parse_url(url_text)
+    missing = _missing_sqlite_file(url) if must_exist else None
+    if missing is not None:
+        raise CliError(
+            f"the SQLite file {str(missing)!r} does not exist; check the path, or create "
+            f"the schema there first: reservation-core migrate --url {shown(url)}"
+        )
     try:
         engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
     except sa_exc.NoSuchModuleError:
@@ -128,7 +215,7 @@ def database(url_text: str | None, *, pool_size: int) -> Iterator[Engine]:
         if url_text is None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             url_text = f"sqlite:///{folder / 'reservations.sqlite3'}"
-        engine = open_engine(url_text, pool_size=pool_size)
+        engine = open_engine(url_text, pool_size=pool_size, must_exist=not fresh)
         stack.callback(engine.dispose)  # last in, first out: before the folder goes
         if fresh:
             metadata.create_all(engine)

@@ -33,7 +33,7 @@ def add_parser(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Audit (and repair); 0 when the database is consistent afterwards, else 1."""
-    engine = open_engine(args.url, pool_size=1)
+    engine = open_engine(args.url, pool_size=1, must_exist=True)
     try:
         require_schema(engine)
         report = audit_database(engine, repair=args.repair)
