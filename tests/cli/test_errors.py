@@ -161,7 +161,7 @@ def test_a_postgres_url_is_postgresql() -> None:
 @pytest.mark.parametrize(
     ("module", "url", "extra"),
     [
-        ("psycopg", "postgresql+psycopg://postgres@127.0.0.1/test", "postgresql"),
+        ("psycopg", "postgresql+psycopg://postgres@127.0.0.1/test", "postgresql-binary"),
         ("pymysql", "mysql+pymysql://root@127.0.0.1/test", "mysql"),
     ],
 )

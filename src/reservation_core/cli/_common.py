@@ -26,11 +26,16 @@ from reservation_core.adapters.sqlalchemy import (
 
 FORMS = "sqlite:///FILE, postgresql+psycopg://USER@HOST/DB or mysql+pymysql://USER@HOST/DB"
 SUPPORTED = f"reservation_core supports {FORMS}"
-#: The URL scheme reservation_core ships a driver extra for, and that extra, per backend.
+#: The URL scheme reservation_core ships a driver extra for, and how to install it, per
+#: backend. ``postgresql-binary`` brings its own libpq; ``postgresql`` needs the system's.
 _EXTRAS = {
-    "postgresql": ("postgresql+psycopg", "postgresql"),
-    "mysql": ("mysql+pymysql", "mysql"),
-    "mariadb": ("mariadb+pymysql", "mysql"),
+    "postgresql": (
+        "postgresql+psycopg",
+        "pip install 'reservation-core[postgresql-binary]' "
+        "(or [postgresql] to use the system's libpq)",
+    ),
+    "mysql": ("mysql+pymysql", "pip install 'reservation-core[mysql]'"),
+    "mariadb": ("mariadb+pymysql", "pip install 'reservation-core[mysql]'"),
 }
 
 
@@ -136,8 +141,7 @@ def _missing_driver(url: URL, error: ImportError) -> CliError:
     known = _EXTRAS.get(url.get_backend_name())
     if known is None:
         return CliError(f"the driver for {url.drivername} is not installed ({reason}); {SUPPORTED}")
-    scheme, extra = known
-    advice = f"pip install 'reservation-core[{extra}]'"
+    scheme, advice = known
     if url.drivername != scheme:
         advice = f"use a {scheme}:// URL and {advice}"
     return CliError(f"the driver for {url.drivername} is not installed ({reason}): {advice}")
