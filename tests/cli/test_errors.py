@@ -123,6 +123,13 @@ def test_a_password_is_never_printed(url: str, shown: str) -> None:
         assert fragment not in result.stderr + result.stdout
 
 
+def test_masking_hides_only_secrets() -> None:
+    """A URL without a user keeps its port: "host:port" is no "user:password"."""
+    result = run_cli("audit", "--url", "postgresql+psycopg://127.0.0.1:1234/db")
+    _one_line_error(result.stderr, "cannot connect to postgresql+psycopg://127.0.0.1:1234/db")
+    assert "***" not in result.stderr
+
+
 def test_a_password_with_an_at_sign_is_kept_whole(cli_engine: Engine) -> None:
     """The server is reached at the host after the last "@", the password hidden whole."""
     url = cli_engine.url.set(password=PASSWORD).render_as_string(hide_password=False)

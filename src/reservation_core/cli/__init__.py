@@ -14,7 +14,8 @@ from sqlalchemy import exc as sa_exc
 
 from reservation_core import BusinessException, __version__
 from reservation_core.cli import audit, demo, migrate, stress
-from reservation_core.cli._common import CliError, one_line, redact
+from reservation_core.cli._common import one_line
+from reservation_core.cli._urls import CliError, redact
 
 __all__ = ["main"]
 

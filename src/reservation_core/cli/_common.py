@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import re
 import tempfile
 import threading
 import time
@@ -13,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, inspect, make_url
+from sqlalchemy import Engine, create_engine, delete, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
@@ -23,8 +22,8 @@ from reservation_core.adapters.sqlalchemy import (
     reservations,
     schedules,
 )
+from reservation_core.cli._urls import FORMS, CliError, parse_url, shown
 
-FORMS = "sqlite:///FILE, postgresql+psycopg://USER@HOST/DB or mysql+pymysql://USER@HOST/DB"
 SUPPORTED = f"reservation_core supports {FORMS}"
 #: The URL scheme reservation_core ships a driver extra for, and how to install it, per
 #: backend. ``postgresql-binary`` brings its own libpq; ``postgresql`` needs the system's.
@@ -39,101 +38,10 @@ _EXTRAS = {
 }
 
 
-class CliError(Exception):
-    """A failure the command reports as one line on stderr, exiting with status 2."""
-
-
 def one_line(text: object) -> str:
     """The first line of ``text``, stripped (driver messages span several lines)."""
     lines = str(text).strip().splitlines()
     return lines[0].strip() if lines else ""
-
-
-#: Query parameters that carry a secret (``?password=``, ``?passwd=``, ``?sslpassword=``).
-_SECRET_NAMES = "pass|pwd|secret|token"  # noqa: S105 - names, not a password
-_SECRET_PARAMETER = re.compile(_SECRET_NAMES, re.IGNORECASE)
-_TYPED_QUERY_SECRET = re.compile(rf"([?&][^=&]*(?:{_SECRET_NAMES})[^=&]*=)[^&]*", re.IGNORECASE)
-#: The secrets of the URLs parsed so far; :func:`redact` hides them in any message.
-_SECRETS: set[str] = set()
-#: The password of a URL as typed, however malformed: after the user's ``:`` up to the
-#: last ``@`` (a password may hold ``@``, ``/`` or ``:``), or, without an ``@``, up to the
-#: path (where a parser would read a port).
-_TYPED_PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*:/*[^:/@?#]*:)(.*@|[^/?#@]*)", re.DOTALL)
-
-
-def redact(text: str) -> str:
-    """``text`` with every secret of the URLs parsed so far replaced by ``***``."""
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-def shown(url: URL | Engine) -> str:
-    """A URL fit to print: the password and any secret query parameter hidden."""
-    url = url.url if isinstance(url, Engine) else url
-    return _TYPED_QUERY_SECRET.sub(r"\1***", url.render_as_string(hide_password=True))
-
-
-def _typed(text: str) -> str:
-    """A URL as typed, fit to print even when it does not parse."""
-    text = _TYPED_PASSWORD.sub(lambda m: m[1] + ("***@" if m[2].endswith("@") else "***"), text)
-    return _TYPED_QUERY_SECRET.sub(r"\1***", text)
-
-
-def _typed_secrets(text: str) -> list[str]:
-    """What :func:`_typed` hides, and its parts between ``@``: a misparse splits there."""
-    found = [m[2].removesuffix("@") for m in _TYPED_PASSWORD.finditer(text)]
-    found += [m[0][len(m[1]) :] for m in _TYPED_QUERY_SECRET.finditer(text)]
-    return found + [part for secret in found for part in secret.split("@")]
-
-
-def _remember_secrets(text: str, url: URL | None) -> None:
-    values = _typed_secrets(text)
-    if url is not None:
-        values.append(url.password or "")
-        for key, value in url.query.items():
-            if _SECRET_PARAMETER.search(key):
-                values += [value] if isinstance(value, str) else list(value)
-    # A secret of one or two characters is not worth garbling every message for.
-    _SECRETS.update(value for value in values if len(value) > 2)
-
-
-def _unsplit_password(url: URL) -> URL:
-    """A password with a bare ``@`` leaves its tail in the host: put it back."""
-    if url.host is None or "@" not in url.host:
-        return url
-    tail, host = url.host.rsplit("@", 1)
-    password = f"{url.password or ''}@{tail}"
-    return url.set(password=password, host=host)
-
-
-def _postgres_alias(url: URL) -> URL:
-    """``postgres://`` (Heroku, libpq, many platforms) is PostgreSQL with psycopg."""
-    backend, _, driver = url.drivername.partition("+")
-    if backend != "postgres":
-        return url
-    return url.set(drivername=f"postgresql+{driver or 'psycopg'}")
-
-
-def parse_url(text: str) -> URL:
-    """Parse a database URL, or fail with a :class:`CliError` that shows the expected form.
-
-    The secrets it holds are remembered, so that :func:`redact` hides them in any message.
-    """
-    _remember_secrets(text, None)
-    try:
-        url = _postgres_alias(_unsplit_password(make_url(text)))
-    except (sa_exc.ArgumentError, ValueError):  # ValueError: a port not a number
-        # Only the typed text, masked: the parser's own message may quote a password
-        # that a missing "@" or "/" left where the host or port should be.
-        raise CliError(f"not a database URL: {_typed(text)!r} (expected {FORMS})") from None
-    _remember_secrets(text, url)
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        raise CliError(
-            "an in-memory SQLite database is private to each connection; "
-            "give a file: sqlite:///path/to/reservations.db"
-        )
-    return url
 
 
 def _missing_driver(url: URL, error: ImportError) -> CliError:

@@ -15,8 +15,9 @@ from typing import Any
 
 from reservation_core.adapters.sqlalchemy import AuditReport, ScheduleDrift
 from reservation_core.adapters.sqlalchemy import audit as audit_database
-from reservation_core.cli._common import emit, open_engine, require_schema, shown
+from reservation_core.cli._common import emit, open_engine, require_schema
 from reservation_core.cli._options import Commands, add_command, add_json, add_url
+from reservation_core.cli._urls import shown
 
 SUMMARY = "check reserved == sum of CONFIRMED on every schedule (exit 1 on drift)"
 

@@ -15,8 +15,9 @@ import argparse
 import importlib.util
 import sys
 
-from reservation_core.cli._common import CliError, open_engine, shown
+from reservation_core.cli._common import open_engine
 from reservation_core.cli._options import Commands, add_command, add_url
+from reservation_core.cli._urls import CliError, shown
 
 SUMMARY = "create or upgrade the rc_ tables (Alembic)"
 
