@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import UTC, datetime, timedelta
 
 from reservation_core.errors import BusinessException, ErrorCode
 
@@ -73,3 +75,77 @@ def check_count(field: str, value: object, *, minimum: int) -> int:
     if value > MAX_COUNT:
         raise _invalid(field, f"must be at most {MAX_COUNT}", value)
     return value
+
+
+#: The longest ``idempotency_ttl``: ``now - ttl`` must stay a time every backend stores.
+MAX_IDEMPOTENCY_TTL = timedelta(days=36_500)
+#: The largest ``retry_backoff``, in seconds (a sleep doubles up to 64 times it).
+MAX_RETRY_BACKOFF = 60.0
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def check_service_options(
+    *,
+    uow_factory: object,
+    clock: object,
+    max_attempts: object,
+    retry_backoff: object,
+    idempotency_ttl: object,
+    max_concurrent_per_schedule: object,
+) -> None:
+    """``TypeError`` or ``ValueError`` naming the first bad option of ``ReservationService``.
+
+    Wiring mistakes, refused when the service is built rather than at the first retry
+    (``time.sleep(nan)``) or the first idempotency check (``now - timedelta.max``).
+    """
+    if not callable(uow_factory):
+        raise TypeError("uow_factory must be a zero-argument callable")
+    if not callable(clock):
+        raise TypeError("clock must be a zero-argument callable returning a datetime")
+    if type(max_attempts) is not int or max_attempts < 1:
+        raise ValueError(f"max_attempts must be a positive int, not {max_attempts!r}")
+    if not isinstance(retry_backoff, int | float) or isinstance(retry_backoff, bool):
+        raise TypeError(f"retry_backoff must be a number of seconds, not {retry_backoff!r}")
+    if not (math.isfinite(retry_backoff) and 0 <= retry_backoff <= MAX_RETRY_BACKOFF):
+        raise ValueError(
+            f"retry_backoff must be between 0 and {MAX_RETRY_BACKOFF} seconds, "
+            f"not {retry_backoff!r}"
+        )
+    if not isinstance(idempotency_ttl, timedelta):
+        raise TypeError(f"idempotency_ttl must be a timedelta, not {idempotency_ttl!r}")
+    if not timedelta(0) < idempotency_ttl <= MAX_IDEMPOTENCY_TTL:
+        raise ValueError(
+            f"idempotency_ttl must be positive and at most {MAX_IDEMPOTENCY_TTL.days} days, "
+            f"not {idempotency_ttl!r}"
+        )
+    if max_concurrent_per_schedule is not None and (
+        type(max_concurrent_per_schedule) is not int or max_concurrent_per_schedule < 1
+    ):
+        raise ValueError("max_concurrent_per_schedule must be a positive int or None")
+
+
+def utc_clock_reading(now: object) -> datetime:
+    """``now`` in UTC if it is an aware ``datetime`` from 1970 to 8999.
+
+    Else ``VALIDATION_ERROR`` naming the field ``clock``: the clock is an argument of the
+    service, and a use case raises nothing but ``BusinessException``.
+    """
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise _bad_clock("must return a timezone-aware datetime", now)
+    try:
+        utc = now.astimezone(UTC)
+    except OverflowError:  # datetime.min or .max with an offset
+        raise _bad_clock("must return a time from 1970 to 8999", now) from None
+    if not _EARLIEST <= utc < _LATEST:
+        raise _bad_clock("must return a time from 1970 to 8999", now)
+    return utc
+
+
+def _bad_clock(reason: str, reading: object) -> BusinessException:
+    shown = reading.isoformat() if isinstance(reading, datetime) else type(reading).__name__
+    return BusinessException(
+        ErrorCode.VALIDATION_ERROR,
+        f"clock: {reason}",
+        details={"field": "clock", "reason": reason, "value": shown},
+    )

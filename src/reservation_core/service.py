@@ -13,7 +13,13 @@ from typing import TypeVar
 
 from reservation_core._admission import Admission
 from reservation_core._retry import run_in_unit_of_work
-from reservation_core._validation import check_count, check_id, check_optional_id
+from reservation_core._validation import (
+    check_count,
+    check_id,
+    check_optional_id,
+    check_service_options,
+    utc_clock_reading,
+)
 from reservation_core.domain import (
     Action,
     Reservation,
@@ -35,25 +41,8 @@ T = TypeVar("T")
 UnitOfWorkFactory = Callable[[], AbstractUnitOfWork]
 
 
-#: The longest ``idempotency_ttl``: keys older than ``now - ttl`` must stay a valid time.
-MAX_IDEMPOTENCY_TTL = timedelta(days=36_500)
-#: The largest ``retry_backoff``, in seconds; the sleep doubles up to 64 times this.
-MAX_RETRY_BACKOFF = 60.0
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _bad_clock(reason: str, reading: object) -> BusinessException:
-    shown = reading.isoformat() if isinstance(reading, datetime) else type(reading).__name__
-    return BusinessException(
-        ErrorCode.VALIDATION_ERROR,
-        f"clock: {reason}",
-        details={"field": "clock", "reason": reason, "value": shown},
-    )
 
 
 def _fingerprint(schedule_id: str, quantity: int) -> str:
@@ -108,30 +97,14 @@ class ReservationService:
         idempotency_ttl: timedelta = timedelta(hours=24),
         max_concurrent_per_schedule: int | None = 2,
     ) -> None:
-        if not callable(uow_factory):
-            raise TypeError("uow_factory must be a zero-argument callable")
-        if not callable(clock):
-            raise TypeError("clock must be a zero-argument callable returning a datetime")
-        if type(max_attempts) is not int or max_attempts < 1:
-            raise ValueError(f"max_attempts must be a positive int, not {max_attempts!r}")
-        if not isinstance(retry_backoff, int | float) or isinstance(retry_backoff, bool):
-            raise TypeError(f"retry_backoff must be a number of seconds, not {retry_backoff!r}")
-        if not 0 <= retry_backoff <= MAX_RETRY_BACKOFF:  # False for nan, too
-            raise ValueError(
-                f"retry_backoff must be between 0 and {MAX_RETRY_BACKOFF} seconds, "
-                f"not {retry_backoff!r}"
-            )
-        if not isinstance(idempotency_ttl, timedelta):
-            raise TypeError(f"idempotency_ttl must be a timedelta, not {idempotency_ttl!r}")
-        if not timedelta(0) < idempotency_ttl <= MAX_IDEMPOTENCY_TTL:
-            raise ValueError(
-                f"idempotency_ttl must be positive and at most {MAX_IDEMPOTENCY_TTL.days} "
-                f"days, not {idempotency_ttl!r}"
-            )
-        if max_concurrent_per_schedule is not None and (
-            type(max_concurrent_per_schedule) is not int or max_concurrent_per_schedule < 1
-        ):
-            raise ValueError("max_concurrent_per_schedule must be a positive int or None")
+        check_service_options(
+            uow_factory=uow_factory,
+            clock=clock,
+            max_attempts=max_attempts,
+            retry_backoff=retry_backoff,
+            idempotency_ttl=idempotency_ttl,
+            max_concurrent_per_schedule=max_concurrent_per_schedule,
+        )
         self._uow_factory = uow_factory
         self._clock = clock
         self._max_attempts = max_attempts
@@ -403,16 +376,7 @@ class ReservationService:
         The clock is an argument of the service, so a bad reading is reported as one,
         naming the field ``clock``, before anything is written.
         """
-        now = self._clock()
-        if not isinstance(now, datetime) or now.utcoffset() is None:
-            raise _bad_clock("must return a timezone-aware datetime", now)
-        try:
-            utc = now.astimezone(UTC)
-        except OverflowError:  # datetime.min or .max with an offset
-            utc = None
-        if utc is None or not _EPOCH <= utc < _LATEST:
-            raise _bad_clock("must return a time from 1970 to 8999", now)
-        return utc
+        return utc_clock_reading(self._clock())
 
     def _run(self, use_case: Callable[[AbstractUnitOfWork], T], booking: str | None = None) -> T:
         """Run ``use_case`` in a fresh unit of work, again on transient failures.
