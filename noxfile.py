@@ -13,6 +13,7 @@ import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 nox.options.reuse_existing_virtualenvs = True
+PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 DEFAULT_URLS = {
     "RESERVATION_CORE_POSTGRESQL_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -51,7 +52,7 @@ def soak(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """Ruff: lint and formatting."""
-    session.install("ruff")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -59,7 +60,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", *nox.project.dependency_groups(PYPROJECT, "typecheck"))
     session.run("mypy", "--strict", "src/reservation_core")
 
 

@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine
 from reservation_core import BusinessException, ErrorCode, Reservation, ReservationService, Schedule
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
 
+#: The header that names the authenticated user (see :func:`authenticated_user`).
+USER_HEADER = "X-User-Id"
 DATABASE_URL_VARIABLE = "RESERVATION_CORE_EXAMPLE_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///reservations.sqlite3"
 PROBLEM_JSON = "application/problem+json"
@@ -73,6 +75,25 @@ def required(body: dict[str, Any], field: str) -> Any:
             details={"field": field, "reason": "is required"},
         )
     return body[field]
+
+
+def authenticated_user(header: str | None) -> str:
+    """The user the request acts for, from the ``X-User-Id`` header; 401 without it.
+
+    Every reservation route books, reads, cancels or refunds as this user only: the
+    service's ``user_id=`` check answers ``RESERVATION_NOT_FOUND`` for anyone else's
+    reservation, so holding an id is not enough to refund it. The header stands in for
+    the host's authentication: in a real app it comes from a verified session or token
+    (or from a proxy that authenticates and sets it), never straight from the client.
+    """
+    if not header:
+        raise BusinessException(
+            ErrorCode.VALIDATION_ERROR,
+            f"{USER_HEADER}: is required (the authenticated user)",
+            details={"field": USER_HEADER, "reason": "is required"},
+            http_status=401,
+        )
+    return header
 
 
 # --8<-- [start:negotiation]

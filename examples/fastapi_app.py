@@ -7,6 +7,8 @@ default a SQLite file)::
 
 The endpoints are plain ``def`` functions: the service blocks on the database, so FastAPI
 runs them in its thread pool. ONE exception handler maps every ``BusinessException``.
+Reservation routes act for the user named by the ``X-User-Id`` header (a stand-in for
+the host's authentication; see ``examples._common.authenticated_user``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from examples._common import (
+    USER_HEADER,
+    authenticated_user,
     build_service,
     engine_from_environment,
     error_response,
@@ -37,6 +41,14 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 JsonBody = Annotated[dict[str, Any], Depends(json_body)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+UserHeader = Annotated[str | None, Header(alias=USER_HEADER)]
+
+
+def current_user(user: UserHeader = None) -> str:
+    return authenticated_user(user)
+
+
+User = Annotated[str, Depends(current_user)]
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -63,26 +75,26 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
     @app.post("/schedules/{schedule_id}/reservations", status_code=201)
     def create_reservation(
-        schedule_id: str, body: JsonBody, idempotency_key: IdempotencyKey = None
+        schedule_id: str, body: JsonBody, user: User, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
         reservation = service.create_reservation(
             schedule_id,
-            required(body, "user_id"),
+            user,
             quantity=body.get("quantity", 1),
             idempotency_key=idempotency_key,
         )
         return reservation_json(reservation)
 
     @app.get("/reservations/{reservation_id}")
-    def get_reservation(reservation_id: str) -> dict[str, Any]:
-        return reservation_json(service.get_reservation(reservation_id))
+    def get_reservation(reservation_id: str, user: User) -> dict[str, Any]:
+        return reservation_json(service.get_reservation(reservation_id, user_id=user))
 
     @app.post("/reservations/{reservation_id}/cancel")
-    def cancel_reservation(reservation_id: str) -> dict[str, Any]:
-        return reservation_json(service.cancel_reservation(reservation_id))
+    def cancel_reservation(reservation_id: str, user: User) -> dict[str, Any]:
+        return reservation_json(service.cancel_reservation(reservation_id, user_id=user))
 
     @app.post("/reservations/{reservation_id}/refund")
-    def refund_reservation(reservation_id: str) -> dict[str, Any]:
-        return reservation_json(service.refund_reservation(reservation_id))
+    def refund_reservation(reservation_id: str, user: User) -> dict[str, Any]:
+        return reservation_json(service.refund_reservation(reservation_id, user_id=user))
 
     return app

@@ -5,7 +5,9 @@ default a SQLite file)::
 
     flask --app examples.flask_app run
 
-ONE ``errorhandler`` maps every ``BusinessException``.
+ONE ``errorhandler`` maps every ``BusinessException``. Reservation routes act for the
+user named by the ``X-User-Id`` header (a stand-in for the host's authentication; see
+``examples._common.authenticated_user``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from flask import Flask, Response, request
 from sqlalchemy import Engine
 
 from examples._common import (
+    USER_HEADER,
+    authenticated_user,
     build_service,
     engine_from_environment,
     error_response,
@@ -25,6 +29,10 @@ from examples._common import (
     schedule_json,
 )
 from reservation_core import BusinessException
+
+
+def _user() -> str:
+    return authenticated_user(request.headers.get(USER_HEADER))
 
 
 def create_app(engine: Engine | None = None) -> Flask:
@@ -56,7 +64,7 @@ def create_app(engine: Engine | None = None) -> Flask:
         body = json_object(request.get_data())
         reservation = service.create_reservation(
             schedule_id,
-            required(body, "user_id"),
+            _user(),
             quantity=body.get("quantity", 1),
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
@@ -64,14 +72,14 @@ def create_app(engine: Engine | None = None) -> Flask:
 
     @app.get("/reservations/<reservation_id>")
     def get_reservation(reservation_id: str) -> dict[str, Any]:
-        return reservation_json(service.get_reservation(reservation_id))
+        return reservation_json(service.get_reservation(reservation_id, user_id=_user()))
 
     @app.post("/reservations/<reservation_id>/cancel")
     def cancel_reservation(reservation_id: str) -> dict[str, Any]:
-        return reservation_json(service.cancel_reservation(reservation_id))
+        return reservation_json(service.cancel_reservation(reservation_id, user_id=_user()))
 
     @app.post("/reservations/<reservation_id>/refund")
     def refund_reservation(reservation_id: str) -> dict[str, Any]:
-        return reservation_json(service.refund_reservation(reservation_id))
+        return reservation_json(service.refund_reservation(reservation_id, user_id=_user()))
 
     return app

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from reservation_core.errors import BusinessException, ErrorCode
 
@@ -16,14 +17,36 @@ MAX_COUNT = 2**31 - 1  # the largest value a 32-bit INTEGER column stores on eve
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _invalid(field: str, reason: str, value: Any) -> BusinessException:
-    shown = value if isinstance(value, int | str | None) else type(value).__name__
-    if isinstance(shown, str) and len(shown) > 80:
-        shown = shown[:80] + "..."
+_SHOWN_LENGTH = 80
+#: Integers beyond this magnitude are echoed as a description: every JSON parser reads an
+#: int64, and ``str()`` of a huge int raises (Python limits it to 4300 digits).
+_SHOWN_INT = 2**63
+
+
+def shown_value(value: object) -> int | str | None:
+    r"""``value`` as it may be echoed in ``details["value"]``: always JSON- and UTF-8-safe.
+
+    Strings are cut to 80 characters and their control characters and lone surrogates
+    escaped as text (``\ud800``); huge integers and other types are described, not echoed.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if -_SHOWN_INT <= value <= _SHOWN_INT:
+            return value
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str):
+        cut = value[:_SHOWN_LENGTH]
+        escaped = _FORBIDDEN.sub(lambda match: f"\\u{ord(match.group()):04x}", cut)
+        return escaped + "..." if len(value) > _SHOWN_LENGTH else escaped
+    return type(value).__name__
+
+
+def _invalid(field: str, reason: str, value: object) -> BusinessException:
     return BusinessException(
         ErrorCode.VALIDATION_ERROR,
         f"{field}: {reason}",
-        details={"field": field, "reason": reason, "value": shown},
+        details={"field": field, "reason": reason, "value": shown_value(value)},
     )
 
 
@@ -54,3 +77,77 @@ def check_count(field: str, value: object, *, minimum: int) -> int:
     if value > MAX_COUNT:
         raise _invalid(field, f"must be at most {MAX_COUNT}", value)
     return value
+
+
+#: The longest ``idempotency_ttl``: ``now - ttl`` must stay a time every backend stores.
+MAX_IDEMPOTENCY_TTL = timedelta(days=36_500)
+#: The largest ``retry_backoff``, in seconds (a sleep doubles up to 64 times it).
+MAX_RETRY_BACKOFF = 60.0
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def check_service_options(
+    *,
+    uow_factory: object,
+    clock: object,
+    max_attempts: object,
+    retry_backoff: object,
+    idempotency_ttl: object,
+    max_concurrent_per_schedule: object,
+) -> None:
+    """``TypeError`` or ``ValueError`` naming the first bad option of ``ReservationService``.
+
+    Wiring mistakes, refused when the service is built rather than at the first retry
+    (``time.sleep(nan)``) or the first idempotency check (``now - timedelta.max``).
+    """
+    if not callable(uow_factory):
+        raise TypeError("uow_factory must be a zero-argument callable")
+    if not callable(clock):
+        raise TypeError("clock must be a zero-argument callable returning a datetime")
+    if type(max_attempts) is not int or max_attempts < 1:
+        raise ValueError(f"max_attempts must be a positive int, not {max_attempts!r}")
+    if not isinstance(retry_backoff, int | float) or isinstance(retry_backoff, bool):
+        raise TypeError(f"retry_backoff must be a number of seconds, not {retry_backoff!r}")
+    if not (math.isfinite(retry_backoff) and 0 <= retry_backoff <= MAX_RETRY_BACKOFF):
+        raise ValueError(
+            f"retry_backoff must be between 0 and {MAX_RETRY_BACKOFF} seconds, "
+            f"not {retry_backoff!r}"
+        )
+    if not isinstance(idempotency_ttl, timedelta):
+        raise TypeError(f"idempotency_ttl must be a timedelta, not {idempotency_ttl!r}")
+    if not timedelta(0) < idempotency_ttl <= MAX_IDEMPOTENCY_TTL:
+        raise ValueError(
+            f"idempotency_ttl must be positive and at most {MAX_IDEMPOTENCY_TTL.days} days, "
+            f"not {idempotency_ttl!r}"
+        )
+    if max_concurrent_per_schedule is not None and (
+        type(max_concurrent_per_schedule) is not int or max_concurrent_per_schedule < 1
+    ):
+        raise ValueError("max_concurrent_per_schedule must be a positive int or None")
+
+
+def utc_clock_reading(now: object) -> datetime:
+    """``now`` in UTC if it is an aware ``datetime`` from 1970 to 8999.
+
+    Else ``VALIDATION_ERROR`` naming the field ``clock``: the clock is an argument of the
+    service, and a use case raises nothing but ``BusinessException``.
+    """
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise _bad_clock("must return a timezone-aware datetime", now)
+    try:
+        utc = now.astimezone(UTC)
+    except OverflowError:  # datetime.min or .max with an offset
+        raise _bad_clock("must return a time from 1970 to 8999", now) from None
+    if not _EARLIEST <= utc < _LATEST:
+        raise _bad_clock("must return a time from 1970 to 8999", now)
+    return utc
+
+
+def _bad_clock(reason: str, reading: object) -> BusinessException:
+    shown = reading.isoformat() if isinstance(reading, datetime) else type(reading).__name__
+    return BusinessException(
+        ErrorCode.VALIDATION_ERROR,
+        f"clock: {reason}",
+        details={"field": "clock", "reason": reason, "value": shown},
+    )

@@ -13,7 +13,13 @@ from typing import TypeVar
 
 from reservation_core._admission import Admission
 from reservation_core._retry import run_in_unit_of_work
-from reservation_core._validation import check_count, check_id, check_optional_id
+from reservation_core._validation import (
+    check_count,
+    check_id,
+    check_optional_id,
+    check_service_options,
+    utc_clock_reading,
+)
 from reservation_core.domain import (
     Action,
     Reservation,
@@ -49,17 +55,25 @@ class ReservationService:
     Args:
         uow_factory: a zero-argument callable returning a fresh unit of work, for example
             ``lambda: SqlAlchemyUnitOfWork(engine)``.
-        clock: returns the current time as a timezone-aware UTC ``datetime``.
+        clock: returns the current time as a timezone-aware ``datetime`` (from 1970 to
+            8999). A reading that breaks this fails the use case with ``VALIDATION_ERROR``
+            naming the field ``clock``, before anything is written.
         max_attempts: how many times a use case runs before a transient conflict becomes
             ``CONCURRENCY_CONFLICT`` (or a lost connection ``STORAGE_UNAVAILABLE``).
-        retry_backoff: the base of the jittered exponential backoff between attempts, in seconds.
-        idempotency_ttl: how long an idempotency key is remembered.
+        retry_backoff: the base of the jittered exponential backoff between attempts, in
+            seconds: a finite number from 0 to 60.
+        idempotency_ttl: how long an idempotency key is remembered: a positive
+            ``timedelta`` of at most 36,500 days.
         max_concurrent_per_schedule: how many ``create_reservation`` calls on one schedule
             may be at the database at once, from this service instance; the others wait
             in the process, in turn. Bookings on one schedule serialize on its row lock
             anyway: queueing them here keeps throughput from collapsing as threads grow
             (see docs/performance.md). ``None`` lets every call through. Per service
             instance: share one instance among a process's threads, as intended.
+
+    Raises:
+        TypeError, ValueError: at construction, for an argument of the wrong type or out of
+            range (a wiring mistake, found before the service serves anything).
 
     Every method raises :class:`~reservation_core.BusinessException` and nothing else.
 
@@ -83,18 +97,14 @@ class ReservationService:
         idempotency_ttl: timedelta = timedelta(hours=24),
         max_concurrent_per_schedule: int | None = 2,
     ) -> None:
-        if not callable(uow_factory):
-            raise TypeError("uow_factory must be a zero-argument callable")
-        if type(max_attempts) is not int or max_attempts < 1:
-            raise ValueError("max_attempts must be a positive int")
-        if retry_backoff < 0:
-            raise ValueError("retry_backoff must not be negative")
-        if idempotency_ttl <= timedelta(0):
-            raise ValueError("idempotency_ttl must be positive")
-        if max_concurrent_per_schedule is not None and (
-            type(max_concurrent_per_schedule) is not int or max_concurrent_per_schedule < 1
-        ):
-            raise ValueError("max_concurrent_per_schedule must be a positive int or None")
+        check_service_options(
+            uow_factory=uow_factory,
+            clock=clock,
+            max_attempts=max_attempts,
+            retry_backoff=retry_backoff,
+            idempotency_ttl=idempotency_ttl,
+            max_concurrent_per_schedule=max_concurrent_per_schedule,
+        )
         self._uow_factory = uow_factory
         self._clock = clock
         self._max_attempts = max_attempts
@@ -360,10 +370,12 @@ class ReservationService:
         return reservation
 
     def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError("the clock must return a timezone-aware datetime")
-        return now.astimezone(UTC)
+        """The clock's time in UTC; a clock that breaks its promise is ``VALIDATION_ERROR``.
+
+        The clock is an argument of the service, so a bad reading is reported as one,
+        naming the field ``clock``, before anything is written.
+        """
+        return utc_clock_reading(self._clock())
 
     def _run(self, use_case: Callable[[AbstractUnitOfWork], T], booking: str | None = None) -> T:
         """Run ``use_case`` in a fresh unit of work, again on transient failures.

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 import reservation_core
 from reservation_core import ReservationService, migrations
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
+from reservation_core.cli._options import URL_VARIABLE
 from tests.databases import make_engine, separate_database_url
 
 #: The ``src`` folder (or site-packages) the tests import the package from.
@@ -34,6 +35,8 @@ def run_cli(*args: str, timeout: float = 120, **options: Any) -> subprocess.Comp
     """
     path = [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    env.pop(URL_VARIABLE, None)  # a developer's own database is never the tests'
+    env.update(options.pop("env", {}))
     options.setdefault("stdout", subprocess.PIPE)
     options.setdefault("stderr", subprocess.PIPE)
     return subprocess.run(  # noqa: S603 - our own interpreter and module

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from reservation_core import BusinessException, ErrorCode, ReservationService, migrations
 from reservation_core.adapters.sqlalchemy import metadata
@@ -130,9 +130,48 @@ def test_migrate_builds_the_schema_and_prints_its_sql(name: str, tmp_path: Path)
         for _ in range(2):  # a second run finds nothing to do
             result = run_cli("migrate", "--url", url)
             assert result.returncode == 0, result.stderr
-            assert "0002_rc_idempotency_keys" in result.stdout
+            assert "0003_rc_check_names" in result.stdout
         tables = set(inspect(engine).get_table_names())
         assert set(metadata.tables) | {migrations.VERSION_TABLE} <= tables
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_migrate_adopts_tables_made_by_create_all(name: str, tmp_path: Path) -> None:
+    engine = empty_database(name, "rc_cli_migrate", tmp_path)
+    url = url_of(engine)
+    try:
+        metadata.create_all(engine)
+        refused = run_cli("migrate", "--url", url)
+        assert refused.returncode == 2
+        assert "not under migrations" in refused.stderr
+        assert "reservation-core migrate --adopt" in refused.stderr
+        assert len(refused.stderr.splitlines()) == 1
+
+        adopted = run_cli("migrate", "--url", url, "--adopt")
+        assert adopted.returncode == 0, adopted.stderr
+        assert "adopted the rc_ tables made by metadata.create_all" in adopted.stdout
+        assert migrations.current_revision(engine) == ("0003_rc_check_names",)
+        again = run_cli("migrate", "--url", url, "--adopt")  # safe in every deployment
+        assert again.returncode == 0, again.stderr
+        assert "adopted" not in again.stdout
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_migrate_refuses_to_adopt_tables_that_differ(name: str, tmp_path: Path) -> None:
+    engine = empty_database(name, "rc_cli_migrate", tmp_path)
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE rc_idempotency_keys"))
+        result = run_cli("migrate", "--url", url_of(engine), "--adopt")
+        assert result.returncode == 2
+        assert "cannot be adopted" in result.stderr
+        assert "rc_idempotency_keys" in result.stderr
+        assert migrations.current_revision(engine) == ()
     finally:
         engine.dispose()
 

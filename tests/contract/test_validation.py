@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,14 @@ BAD_IDS: list[Any] = [
     True,
     ["list"],
 ]
-BAD_COUNTS: list[Any] = [True, False, 1.0, "3", None, -1, 2**31, 10**30]
+BAD_COUNTS: list[Any] = [True, False, 1.0, "3", None, -1, 2**31, 10**30, 10**5000]
+
+
+def _label(value: Any) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an int too long for str()
+        return f"int of {value.bit_length()} bits"
 
 
 def _assert_invalid(call: Callable[[], object], field: str) -> None:
@@ -35,6 +43,14 @@ def _assert_invalid(call: Callable[[], object], field: str) -> None:
     assert info.value.http_status == 422
     assert info.value.details["field"] == field
     assert set(info.value.to_dict()) == {"code", "message", "details"}
+    _assert_serialisable(info.value)
+
+
+def _assert_serialisable(error: BusinessException) -> None:
+    """What a web layer does with an error: repr, and JSON as UTF-8 bytes."""
+    assert repr(error).startswith("BusinessException('VALIDATION_ERROR'")
+    for body in (error.to_dict(), error.to_problem()):
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
 @pytest.fixture
@@ -49,7 +65,7 @@ def schedule_id(service: ReservationService, new_id: Callable[[str], str]) -> st
     return sid
 
 
-@pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+@pytest.mark.parametrize("bad", BAD_IDS, ids=_label)
 def test_bad_schedule_id(service: ReservationService, bad: Any) -> None:
     _assert_invalid(lambda: service.create_schedule(bad, 1), "schedule_id")
     _assert_invalid(lambda: service.get_schedule(bad), "schedule_id")
@@ -57,7 +73,7 @@ def test_bad_schedule_id(service: ReservationService, bad: Any) -> None:
     _assert_invalid(lambda: service.create_reservation(bad, "u"), "schedule_id")
 
 
-@pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+@pytest.mark.parametrize("bad", BAD_IDS, ids=_label)
 def test_bad_user_id_writes_nothing(
     service: ReservationService, backend: Backend, schedule_id: str, bad: Any
 ) -> None:
@@ -73,7 +89,7 @@ def test_bad_user_id_writes_nothing(
     assert service.get_reservation(reservation.id) == reservation
 
 
-@pytest.mark.parametrize("bad", [b for b in BAD_IDS if b is not None], ids=repr)
+@pytest.mark.parametrize("bad", [b for b in BAD_IDS if b is not None], ids=_label)
 def test_bad_idempotency_key_writes_nothing(
     service: ReservationService, backend: Backend, schedule_id: str, bad: Any
 ) -> None:
@@ -84,13 +100,13 @@ def test_bad_idempotency_key_writes_nothing(
     assert backend.tally(schedule_id).reserved == 0
 
 
-@pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+@pytest.mark.parametrize("bad", BAD_IDS, ids=_label)
 def test_bad_reservation_id(service: ReservationService, bad: Any) -> None:
     for method in ("cancel_reservation", "refund_reservation", "get_reservation"):
         _assert_invalid(lambda method=method: getattr(service, method)(bad), "reservation_id")
 
 
-@pytest.mark.parametrize("bad", BAD_COUNTS, ids=repr)
+@pytest.mark.parametrize("bad", BAD_COUNTS, ids=_label)
 def test_bad_capacity_writes_nothing(
     service: ReservationService, schedule_id: str, new_id: Callable[[str], str], bad: Any
 ) -> None:
@@ -103,7 +119,7 @@ def test_bad_capacity_writes_nothing(
     assert service.get_schedule(schedule_id) == Schedule(schedule_id, 3, 0)
 
 
-@pytest.mark.parametrize("bad", [*BAD_COUNTS, 0], ids=repr)
+@pytest.mark.parametrize("bad", [*BAD_COUNTS, 0], ids=_label)
 def test_bad_quantity_writes_nothing(
     service: ReservationService, backend: Backend, schedule_id: str, bad: Any
 ) -> None:

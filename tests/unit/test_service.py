@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -86,17 +89,71 @@ def test_failed_use_case_leaves_store_as_it_was(store: InMemoryStore) -> None:
     assert (store.schedules, store.reservations, store.confirmed) == before
 
 
-def test_naive_clock_is_refused(store: InMemoryStore) -> None:
-    service = ReservationService(lambda: InMemoryUnitOfWork(store), clock=datetime.now)
+@pytest.mark.parametrize(
+    ("clock", "reason"),
+    [
+        (datetime.now, "timezone-aware"),
+        (lambda: 1_700_000_000.0, "timezone-aware"),
+        (lambda: datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), "from 1970 to 8999"),
+        (lambda: datetime(1969, 12, 31, tzinfo=UTC), "from 1970 to 8999"),
+        (lambda: datetime.max.replace(tzinfo=UTC), "from 1970 to 8999"),
+    ],
+)
+def test_a_bad_clock_is_a_validation_error_naming_it(
+    store: InMemoryStore, clock: Callable[[], object], reason: str
+) -> None:
+    service = ReservationService(lambda: InMemoryUnitOfWork(store), clock=clock)  # type: ignore[arg-type]
     service.create_schedule("s", 1)
-    with pytest.raises(ValueError, match="timezone-aware"):
-        service.create_reservation("s", "a")
+    for use_case in (
+        lambda: service.create_reservation("s", "a", idempotency_key="k"),
+        service.purge_expired_idempotency_keys,
+    ):
+        with pytest.raises(BusinessException) as caught:
+            use_case()
+        assert caught.value.code is ErrorCode.VALIDATION_ERROR
+        assert caught.value.details["field"] == "clock"
+        assert reason in caught.value.details["reason"]
+        json.dumps(caught.value.to_dict())
+    assert store.reservations == {}
+    assert service.get_schedule("s").reserved == 0
 
 
 @pytest.mark.parametrize(
-    "options",
-    [{"max_attempts": 0}, {"max_attempts": True}, {"retry_backoff": -1}],
+    ("options", "error", "match"),
+    [
+        ({"max_attempts": 0}, ValueError, "max_attempts must be a positive int"),
+        ({"max_attempts": True}, ValueError, "max_attempts must be a positive int"),
+        ({"retry_backoff": -1}, ValueError, "retry_backoff must be between 0 and 60"),
+        ({"retry_backoff": math.nan}, ValueError, "retry_backoff must be between 0 and 60"),
+        ({"retry_backoff": math.inf}, ValueError, "retry_backoff must be between 0 and 60"),
+        ({"retry_backoff": 1e300}, ValueError, "retry_backoff must be between 0 and 60"),
+        ({"retry_backoff": "0.1"}, TypeError, "retry_backoff must be a number of seconds"),
+        ({"idempotency_ttl": timedelta(0)}, ValueError, "idempotency_ttl must be positive"),
+        ({"idempotency_ttl": timedelta.max}, ValueError, "at most 36500 days"),
+        ({"idempotency_ttl": timedelta(days=800_000)}, ValueError, "at most 36500 days"),
+        ({"idempotency_ttl": 3600}, TypeError, "idempotency_ttl must be a timedelta"),
+        ({"clock": None}, TypeError, "clock must be a zero-argument callable"),
+        ({"max_concurrent_per_schedule": 0}, ValueError, "max_concurrent_per_schedule"),
+    ],
 )
-def test_bad_options_are_refused(store: InMemoryStore, options: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match="must"):
+def test_bad_options_are_refused_at_construction(
+    store: InMemoryStore, options: dict[str, object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
         ReservationService(lambda: InMemoryUnitOfWork(store), **options)  # type: ignore[arg-type]
+
+
+def test_the_extreme_accepted_options_work(store: InMemoryStore) -> None:
+    """The largest TTL and backoff accepted run replays, purges and retries without error."""
+    FlakyUnitOfWork.failures, FlakyUnitOfWork.error = 1, TransientConflict
+    service = ReservationService(
+        lambda: FlakyUnitOfWork(store),
+        idempotency_ttl=timedelta(days=36_500),
+        retry_backoff=0,
+        clock=lambda: datetime(1970, 1, 1, tzinfo=UTC),
+    )
+    service.create_schedule("s", 2)
+    first = service.create_reservation("s", "a", idempotency_key="k")
+    assert service.create_reservation("s", "a", idempotency_key="k") == first
+    assert service.purge_expired_idempotency_keys() == 0
+    assert ReservationService(lambda: FlakyUnitOfWork(store), retry_backoff=60.0)

@@ -28,13 +28,25 @@ class WebClient:
     send: Callable[[str, str, bytes | None, dict[str, str]], Answer]
 
     def post(
-        self, path: str, body: Any = None, *, raw: bytes | None = None, **headers: str
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        user: str | None = None,
+        **headers: str,
     ) -> Answer:
+        """POST as ``user`` (the ``X-User-Id`` header), or anonymously."""
         data = raw if raw is not None else json.dumps({} if body is None else body).encode()
-        return self.send("POST", path, data, {"Content-Type": "application/json", **headers})
+        headers = {"Content-Type": "application/json", **_as(user), **headers}
+        return self.send("POST", path, data, headers)
 
-    def get(self, path: str, **headers: str) -> Answer:
-        return self.send("GET", path, None, headers)
+    def get(self, path: str, *, user: str | None = None, **headers: str) -> Answer:
+        return self.send("GET", path, None, {**_as(user), **headers})
+
+
+def _as(user: str | None) -> dict[str, str]:
+    return {} if user is None else {"X-User-Id": user}
 
 
 def _media_type(content_type: str) -> str:

@@ -52,11 +52,14 @@ def server_address(race_engine: Engine) -> Iterator[tuple[str, int]]:
     assert not thread.is_alive(), "uvicorn did not stop"
 
 
-def call(address: tuple[str, int], method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def call(
+    address: tuple[str, int], method: str, path: str, body: Any = None, user: str = "admin"
+) -> tuple[int, Any]:
     connection = http.client.HTTPConnection(*address, timeout=120)
     try:
         payload = None if body is None else json.dumps(body)
-        connection.request(method, path, payload, {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", "X-User-Id": user}
+        connection.request(method, path, payload, headers)
         response = connection.getresponse()
         return response.status, json.loads(response.read())
     finally:
@@ -71,10 +74,7 @@ def test_hundred_requests_for_ten_seats(
     assert call(server_address, "POST", "/schedules", schedule)[0] == 201
     path = f"/schedules/{schedule_id}/reservations"
     results = race(
-        [
-            functools.partial(call, server_address, "POST", path, {"user_id": f"user-{i}"})
-            for i in range(100)
-        ]
+        [functools.partial(call, server_address, "POST", path, {}, f"user-{i}") for i in range(100)]
     )
 
     assert Counter(status for status, _ in results) == {201: 10, 400: 90}

@@ -15,7 +15,8 @@ from sqlalchemy import exc as sa_exc
 
 from reservation_core import BusinessException, __version__
 from reservation_core.cli import audit, demo, migrate, stress
-from reservation_core.cli._common import CliError, one_line
+from reservation_core.cli._common import one_line
+from reservation_core.cli._urls import CliError, redact
 
 __all__ = ["main"]
 
@@ -59,7 +60,8 @@ def _log_to_stderr() -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    # A driver's message may quote what it was given: never a password.
+    print(f"{PROG}: error: {redact(message)}", file=sys.stderr)
     return 2
 
 

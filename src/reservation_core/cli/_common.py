@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import re
 import tempfile
 import threading
 import time
@@ -13,24 +12,25 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, inspect, make_url
+from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from reservation_core.adapters.sqlalchemy import _audit, metadata
+from reservation_core.cli._urls import FORMS, CliError, parse_url, shown
 
-FORMS = "sqlite:///FILE, postgresql+psycopg://USER@HOST/DB or mysql+pymysql://USER@HOST/DB"
 SUPPORTED = f"reservation_core supports {FORMS}"
-#: The URL scheme reservation_core ships a driver extra for, and that extra, per backend.
+#: The URL scheme reservation_core ships a driver extra for, and how to install it, per
+#: backend. ``postgresql-binary`` brings its own libpq; ``postgresql`` needs the system's.
 _EXTRAS = {
-    "postgresql": ("postgresql+psycopg", "postgresql"),
-    "mysql": ("mysql+pymysql", "mysql"),
-    "mariadb": ("mariadb+pymysql", "mysql"),
+    "postgresql": (
+        "postgresql+psycopg",
+        "pip install 'reservation-core[postgresql-binary]' "
+        "(or [postgresql] to use the system's libpq)",
+    ),
+    "mysql": ("mysql+pymysql", "pip install 'reservation-core[mysql]'"),
+    "mariadb": ("mariadb+pymysql", "pip install 'reservation-core[mysql]'"),
 }
-
-
-class CliError(Exception):
-    """A failure the command reports as one line on stderr, exiting with status 2."""
 
 
 def one_line(text: object) -> str:
@@ -39,48 +39,47 @@ def one_line(text: object) -> str:
     return lines[0].strip() if lines else ""
 
 
-def shown(url: URL | Engine) -> str:
-    """A URL fit to print: the password hidden."""
-    url = url.url if isinstance(url, Engine) else url
-    return url.render_as_string(hide_password=True)
-
-
-def parse_url(text: str) -> URL:
-    """Parse a database URL, or fail with a :class:`CliError` that shows the expected form."""
-    try:
-        url = make_url(text)
-    except (sa_exc.ArgumentError, ValueError) as error:  # ValueError: a port not a number
-        detail = f": {one_line(error)}" if isinstance(error, ValueError) else ""
-        masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text)  # never print a password
-        raise CliError(f"not a database URL: {masked!r}{detail} (expected {FORMS})") from None
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        raise CliError(
-            "an in-memory SQLite database is private to each connection; "
-            "give a file: sqlite:///path/to/reservations.db"
-        )
-    return url
-
-
 def _missing_driver(url: URL, error: ImportError) -> CliError:
     reason = one_line(error)
     known = _EXTRAS.get(url.get_backend_name())
     if known is None:
         return CliError(f"the driver for {url.drivername} is not installed ({reason}); {SUPPORTED}")
-    scheme, extra = known
-    advice = f"pip install 'reservation-core[{extra}]'"
+    scheme, advice = known
     if url.drivername != scheme:
         advice = f"use a {scheme}:// URL and {advice}"
     return CliError(f"the driver for {url.drivername} is not installed ({reason}): {advice}")
 
 
-def open_engine(url_text: str, *, pool_size: int = 5, connect: bool = True) -> Engine:
+def _missing_sqlite_file(url: URL) -> Path | None:
+    """The file of a ``sqlite:///FILE`` URL when it does not exist (SQLite would create it)."""
+    if url.get_backend_name() != "sqlite" or "uri" in url.query or url.database is None:
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path
+
+
+def open_engine(
+    url_text: str, *, pool_size: int = 5, connect: bool = True, must_exist: bool = False
+) -> Engine:
     """An engine on ``url_text`` with a bounded pool that threads queue on.
 
+    Args:
+        url_text: the database URL.
+        pool_size: the connections the pool holds at most.
+        connect: connect once, so that an unreachable database fails here.
+        must_exist: refuse a SQLite file that does not exist, rather than create it empty.
+
     Raises:
-        CliError: a bad URL, an unknown dialect, a missing driver, or (with ``connect``) a
-            database that cannot be reached.
+        CliError: a bad URL, an unknown dialect, a missing driver, a missing SQLite file
+            (with ``must_exist``) or (with ``connect``) a database that cannot be reached.
     """
     url = parse_url(url_text)
+    missing = _missing_sqlite_file(url) if must_exist else None
+    if missing is not None:
+        raise CliError(
+            f"the SQLite file {str(missing)!r} does not exist; check the path, or create "
+            f"the schema there first: reservation-core migrate --url {shown(url)}"
+        )
     try:
         engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
     except sa_exc.NoSuchModuleError:
@@ -123,7 +122,7 @@ def database(url_text: str | None, *, pool_size: int) -> Iterator[Engine]:
         if url_text is None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             url_text = f"sqlite:///{folder / 'reservations.sqlite3'}"
-        engine = open_engine(url_text, pool_size=pool_size)
+        engine = open_engine(url_text, pool_size=pool_size, must_exist=not fresh)
         stack.callback(engine.dispose)  # last in, first out: before the folder goes
         if fresh:
             metadata.create_all(engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from typing import TypeAlias
 
@@ -64,15 +65,24 @@ def add_command(
     return parser
 
 
+#: The environment variable ``--url`` falls back to: keeps a password off the command line.
+URL_VARIABLE = "RESERVATION_CORE_URL"
+
+
 def add_url(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """``--url``: the database, as a SQLAlchemy URL."""
-    default = "" if required else " (default: a new SQLite file in a temporary directory)"
+    """``--url``: the database, as a SQLAlchemy URL; defaults to ``$RESERVATION_CORE_URL``."""
+    fallback = os.environ.get(URL_VARIABLE) or None
+    default = f"default: ${URL_VARIABLE}"
+    if not required:
+        default += ", else a new SQLite file in a temporary directory"
     parser.add_argument(
         "--url",
-        required=required,
+        required=required and fallback is None,
+        default=fallback,
         metavar="URL",
         help="database URL, e.g. sqlite:///reservations.db, "
-        "postgresql+psycopg://user@host/db, mysql+pymysql://user@host/db" + default,
+        "postgresql+psycopg://user@host/db, mysql+pymysql://user@host/db "
+        f"({default}; a password is safer there than in the command line)",
     )
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from reservation_core.adapters.sqlalchemy import AuditReport, ScheduleDrift
 from reservation_core.adapters.sqlalchemy import audit as audit_database
-from reservation_core.cli._common import emit, open_engine, require_schema, shown
+from reservation_core.cli._common import emit, open_engine, require_schema
 from reservation_core.cli._options import Commands, add_command, add_json, add_url
+from reservation_core.cli._urls import shown
 
 SUMMARY = "check reserved == sum of CONFIRMED on every schedule (exit 1 on drift)"
 
@@ -33,7 +34,7 @@ def add_parser(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Audit (and repair); 0 when the database is consistent afterwards, else 1."""
-    engine = open_engine(args.url, pool_size=1)
+    engine = open_engine(args.url, pool_size=1, must_exist=True)
     try:
         require_schema(engine)
         report = audit_database(engine, repair=args.repair)

@@ -22,10 +22,10 @@ from reservation_core.cli._common import (
     mark,
     released_together,
     remove_schedules,
-    shown,
     timing,
 )
 from reservation_core.cli._options import Commands, add_command, add_json, add_url, count, positive
+from reservation_core.cli._urls import shown
 
 POOL_SIZE = 10
 _EXPECTED = {

@@ -28,7 +28,6 @@ from reservation_core.cli._common import (
     emit,
     released_together,
     remove_schedules,
-    shown,
     timing,
 )
 from reservation_core.cli._options import (
@@ -40,6 +39,7 @@ from reservation_core.cli._options import (
     positive,
     seconds,
 )
+from reservation_core.cli._urls import shown
 from reservation_core.cli.audit import drift_dict, drift_line
 
 _OPERATIONS = ("create", "cancel", "refund")

@@ -7,6 +7,10 @@ Two ways to use it (Alembic is the ``migrations`` extra):
 * **Inside the host's Alembic**: add :data:`VERSIONS_DIRECTORY` to ``version_locations``
   in ``alembic.ini`` and run ``alembic upgrade reservation_core@head``.
 
+Tables made by ``metadata.create_all`` are not under migrations yet: :func:`adopt` (or
+``reservation-core migrate --adopt``) checks that they match and records them as the
+newest revision, after which :func:`upgrade` takes over.
+
 Examples:
     >>> from reservation_core import migrations
     >>> migrations.upgrade("postgresql+psycopg://app@db/app")  # doctest: +SKIP
@@ -14,7 +18,9 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +33,11 @@ __all__ = [
     "SCRIPT_DIRECTORY",
     "VERSIONS_DIRECTORY",
     "VERSION_TABLE",
+    "SchemaError",
+    "adopt",
+    "current_revision",
     "downgrade",
+    "schema_differences",
     "upgrade",
 ]
 
@@ -41,23 +51,103 @@ VERSIONS_DIRECTORY = SCRIPT_DIRECTORY / "versions"
 """The revisions, for a host's ``version_locations``."""
 
 
-def _config(bind: Engine | str, output: io.StringIO | None = None) -> Config:
+class SchemaError(Exception):
+    """The ``rc_`` tables are not what the migrations expect; the message says how."""
+
+
+@contextlib.contextmanager
+def _engine(bind: Engine | str) -> Iterator[Engine]:
+    """``bind``, or an engine on the URL ``bind``, disposed afterwards."""
+    if not isinstance(bind, str):
+        yield bind
+        return
+    from sqlalchemy import create_engine  # noqa: PLC0415
+
+    engine = create_engine(bind)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _config(engine: Engine, output: io.StringIO | None = None) -> Config:
     try:
         from alembic.config import Config  # noqa: PLC0415 - Alembic is an optional extra
     except ImportError as error:  # pragma: no cover - depends on the installation
         raise ImportError(
             "reservation_core.migrations needs Alembic: pip install 'reservation-core[migrations]'"
         ) from error
-    from sqlalchemy import create_engine  # noqa: PLC0415
-
     config = Config(output_buffer=output)
     config.set_main_option("script_location", str(SCRIPT_DIRECTORY))
-    engine = create_engine(bind) if isinstance(bind, str) else bind
     # Offline (--sql) mode renders for this URL; "%" is Alembic's interpolation character.
     url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
     config.set_main_option("sqlalchemy.url", url)
     config.attributes["engine"] = engine
     return config
+
+
+def current_revision(bind: Engine | str) -> tuple[str, ...]:
+    """The revisions recorded in ``rc_alembic_version``; ``()`` when not under migrations."""
+    from alembic.migration import MigrationContext  # noqa: PLC0415
+
+    with _engine(bind) as engine, engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_heads()
+
+
+def schema_differences(bind: Engine | str) -> list[str]:
+    """How the database's ``rc_`` tables differ from the library's ``metadata``.
+
+    One line per difference (a missing or extra table, column, type, index, or a
+    constraint named otherwise); an empty list when they match. Other tables are ignored.
+    """
+    from reservation_core.migrations._compare import (  # noqa: PLC0415 - needs Alembic
+        schema_differences as differences,
+    )
+
+    with _engine(bind) as engine, engine.connect() as connection:
+        return differences(connection)
+
+
+def _unmanaged_tables(engine: Engine) -> list[str]:
+    """The ``rc_`` tables present while no revision is recorded: ``create_all``'s work."""
+    from sqlalchemy import inspect  # noqa: PLC0415
+
+    from reservation_core.adapters.sqlalchemy import metadata  # noqa: PLC0415
+
+    if current_revision(engine):
+        return []
+    return sorted(set(metadata.tables) & set(inspect(engine).get_table_names()))
+
+
+def adopt(bind: Engine | str) -> bool:
+    """Bring tables made by ``metadata.create_all`` under the migrations.
+
+    When the ``rc_`` tables exist but no revision is recorded, checks that they match this
+    version's schema exactly (:func:`schema_differences`) and records the newest revision
+    (``alembic stamp``), without changing a table. :func:`upgrade` takes over from there.
+
+    Returns:
+        ``True`` if it recorded the revision; ``False`` when there was nothing to adopt
+        (the tables are already under migrations, or there are none yet).
+
+    Raises:
+        SchemaError: the tables differ from this version's schema (the message lists how);
+            nothing is recorded.
+    """
+    from alembic import command  # noqa: PLC0415
+
+    with _engine(bind) as engine:
+        if not _unmanaged_tables(engine):
+            return False
+        found = schema_differences(engine)
+        if found:
+            raise SchemaError(
+                "the rc_ tables differ from this version's schema, so they cannot be "
+                f"adopted: {'; '.join(found)}"
+            )
+        command.stamp(_config(engine), "heads")
+    return True
 
 
 def upgrade(bind: Engine | str, revision: str = "heads", *, sql: bool = False) -> str:
@@ -70,11 +160,23 @@ def upgrade(bind: Engine | str, revision: str = "heads", *, sql: bool = False) -
 
     Returns:
         The SQL script in ``sql`` mode, else an empty string.
+
+    Raises:
+        SchemaError: the ``rc_`` tables exist but no revision is recorded (they were made
+            by ``metadata.create_all``): :func:`adopt` them first.
     """
     from alembic import command  # noqa: PLC0415
 
     output = io.StringIO()
-    command.upgrade(_config(bind, output), revision, sql=sql)
+    with _engine(bind) as engine:
+        unmanaged = [] if sql else _unmanaged_tables(engine)
+        if unmanaged:
+            raise SchemaError(
+                f"the tables {', '.join(unmanaged)} exist but are not under migrations "
+                "(made by metadata.create_all?): check and adopt them first with "
+                "reservation_core.migrations.adopt(engine) or reservation-core migrate --adopt"
+            )
+        command.upgrade(_config(engine, output), revision, sql=sql)
     return output.getvalue()
 
 
@@ -84,5 +186,6 @@ def downgrade(bind: Engine | str, revision: str = "base", *, sql: bool = False) 
 
     output = io.StringIO()
     target = revision if not sql else f"heads:{revision}"
-    command.downgrade(_config(bind, output), target, sql=sql)
+    with _engine(bind) as engine:
+        command.downgrade(_config(engine, output), target, sql=sql)
     return output.getvalue()
