@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,11 +13,17 @@ from sqlalchemy import Engine
 from reservation_core.adapters.sqlalchemy import metadata
 from tests.backends import Backend, memory_backend, sql_backend
 from tests.databases import database_url, make_engine
+from tests.upgrade.frozen import upgraded_from_0_1
 
 BACKEND_NAMES = ["memory", "sqlite", "postgresql", "mariadb"]
+#: ``0.1``: build each database as reservation_core 0.1 left it, data and all, then
+#: migrate it to head, instead of creating the tables from ``metadata``.
+UPGRADED_SCHEMA_VARIABLE = "RESERVATION_CORE_TEST_SCHEMA"
 
 
 def _fresh_schema(engine: Engine) -> Engine:
+    if os.environ.get(UPGRADED_SCHEMA_VARIABLE) == "0.1":
+        return upgraded_from_0_1(engine)  # the release check: the suites on upgraded databases
     metadata.drop_all(engine)
     metadata.create_all(engine)
     return engine
