@@ -29,14 +29,6 @@ def test_the_public_api_matches_the_snapshot() -> None:
         pytest.fail(REMEDY + "\n" + "\n".join(diff), pytrace=False)
 
 
-def test_every_public_module_is_in_the_snapshot() -> None:
-    stored = public_api.SNAPSHOT.read_text(encoding="utf-8")
-    modules = public_api.public_modules()
-    assert {"reservation_core", "reservation_core.adapters.sqlalchemy"} <= set(modules)
-    for module in modules:
-        assert f"[{module}]" in stored.splitlines()
-
-
 def _example(
     first: int, /, second: str = "x", *rest: int, clock: Callable[[], int] = len, **options: bool
 ) -> None:
