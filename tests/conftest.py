@@ -13,11 +13,17 @@ from sqlalchemy import Engine, make_url
 from reservation_core.adapters.sqlalchemy import metadata
 from tests.backends import Backend, joined_backend, memory_backend, sql_backend
 from tests.databases import URL_VARIABLES, database_url, make_engine
+from tests.upgrade.frozen import upgraded_from_0_1
 
 BACKEND_NAMES = ["memory", "sqlite", "postgresql", "mariadb"]
+#: ``0.1``: build each database as reservation_core 0.1 left it, data and all, then
+#: migrate it to head, instead of creating the tables from ``metadata``.
+UPGRADED_SCHEMA_VARIABLE = "RESERVATION_CORE_TEST_SCHEMA"
 
 
 def _fresh_schema(engine: Engine) -> Engine:
+    if os.environ.get(UPGRADED_SCHEMA_VARIABLE) == "0.1":
+        return upgraded_from_0_1(engine)  # the release check: the suites on upgraded databases
     metadata.drop_all(engine)
     metadata.create_all(engine)
     return engine

@@ -151,15 +151,21 @@ def test_no_markup_shows_as_text(pages: dict[str, Page], page_name: str) -> None
 
 def _section_first_line(path: str, section: str) -> str:
     lines = (ROOT / path).read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.endswith(f"--8<-- [start:{section}]"))
+    start = next(i for i, line in enumerate(lines) if f"--8<-- [start:{section}]" in line)
     return next(line.strip() for line in lines[start + 1 :] if line.strip())
 
 
 @pytest.mark.parametrize("page_name", PAGES)
 def test_included_code_is_shown(pages: dict[str, Page], page_name: str) -> None:
-    """Each ``--8<-- "file:section"`` shows that section of the file as code."""
+    """Each ``--8<-- "file:section"`` shows that section of the file: code as code, a
+    Markdown section (of the README, say) as rendered text."""
     for match in SNIPPET.finditer((DOCS / page_name).read_text()):
         first = _section_first_line(match["path"], match["section"])
+        if match["path"].endswith(".md"):
+            words = " ".join(re.sub(r"[`*_]", "", first).split())
+            shown = " ".join(pages[page_name].text.split())
+            assert words in shown, f"{match[0].strip()} is not shown: no text has {words!r}"
+            continue
         assert any(first in block for block in pages[page_name].code), (
             f"{match[0].strip()} is not shown: no code block has {first!r}"
         )

@@ -18,8 +18,8 @@ from sqlalchemy.dialects import postgresql
 
 from reservation_core import BusinessException
 from reservation_core.adapters.sqlalchemy import schedules
+from reservation_core.adapters.sqlalchemy._dialects import rules_for
 from reservation_core.adapters.sqlalchemy._errors import Trouble, translated, trouble_of
-from reservation_core.adapters.sqlalchemy.dialects import rules_for
 from reservation_core.ports import ConnectionLost
 from tests.databases import DRIVERS, driver_url, make_engine
 

@@ -11,7 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from reservation_core import BusinessException, ErrorCode, ReservationService
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork
-from reservation_core.adapters.sqlalchemy.dialects import SUPPORTED
+from reservation_core.adapters.sqlalchemy._dialects import SUPPORTED
 
 
 def _engine(dialect: Any, url: str) -> Engine:

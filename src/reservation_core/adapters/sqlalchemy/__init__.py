@@ -16,7 +16,7 @@ Examples:
 """
 
 from reservation_core.adapters.sqlalchemy._audit import AuditReport, ScheduleDrift, audit
-from reservation_core.adapters.sqlalchemy.dialects import recommended_engine_options
+from reservation_core.adapters.sqlalchemy._dialects import recommended_engine_options
 from reservation_core.adapters.sqlalchemy.tables import (
     idempotency_keys,
     metadata,

@@ -1,6 +1,6 @@
 """Translation of driver errors into what the service understands (private).
 
-Each database and driver names the same trouble differently; :mod:`.dialects` classifies,
+Each database and driver names the same trouble differently; :mod:`._dialects` classifies,
 this module decides what each class of trouble becomes.
 """
 

@@ -14,8 +14,8 @@ from sqlalchemy.sql import Executable
 
 from reservation_core.domain import Reservation
 
+from ._dialects._base import DialectRules
 from ._errors import Classifier, UniqueViolation, translated
-from .dialects import DialectRules
 
 
 class Runner:

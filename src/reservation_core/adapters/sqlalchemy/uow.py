@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, scoped_session
 from reservation_core.domain import Reservation
 from reservation_core.ports import AbstractUnitOfWork, DuplicateReservationError
 
+from ._dialects import rules_for
 from ._errors import UniqueViolation, UnsupportedDatabaseError, translated
 from ._repositories import SqlIdempotencyKeys, SqlReservations, SqlSchedules
 from ._runner import Runner
-from .dialects import rules_for
 
 __all__ = ["SqlAlchemyUnitOfWork"]
 

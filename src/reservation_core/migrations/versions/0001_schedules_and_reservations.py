@@ -1,9 +1,10 @@
 """Schedules and reservations, with the one-confirmed-reservation-per-user guard.
 
 Every name is final (``op.f``): no naming convention of the running environment (this
-package's or a host's ``target_metadata``) may change it. Early development builds let
-the convention rename the check constraints (``ck_rc_schedules_ck_rc_schedules_capacity``);
-revision 0003 repairs the databases they built.
+package's or a host's ``target_metadata``) may change it. The check constraints keep the
+names 0.1 gave them, their prefix doubled (``ck_rc_schedules_ck_rc_schedules_capacity``):
+a released revision never changes what it builds (tests/upgrade holds what 0.1 built), so
+revision 0003 renames them, on every database.
 
 Revision ID: 0001_rc_schedules
 Revises:
@@ -57,9 +58,10 @@ def upgrade() -> None:
         sa.Column("id", _id_string(), nullable=False),
         sa.Column("capacity", sa.Integer(), nullable=False),
         sa.Column("reserved", sa.Integer(), server_default="0", nullable=False),
-        sa.CheckConstraint("capacity >= 0", name=op.f("ck_rc_schedules_capacity")),
+        sa.CheckConstraint("capacity >= 0", name=op.f("ck_rc_schedules_ck_rc_schedules_capacity")),
         sa.CheckConstraint(
-            "reserved >= 0 AND reserved <= capacity", name=op.f("ck_rc_schedules_reserved")
+            "reserved >= 0 AND reserved <= capacity",
+            name=op.f("ck_rc_schedules_ck_rc_schedules_reserved"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rc_schedules")),
         **_MYSQL,
@@ -78,10 +80,12 @@ def upgrade() -> None:
             _id_string(),
             sa.Computed("CASE WHEN status = 'CONFIRMED' THEN user_id END", persisted=True),
         ),
-        sa.CheckConstraint("quantity >= 1", name=op.f("ck_rc_reservations_quantity")),
+        sa.CheckConstraint(
+            "quantity >= 1", name=op.f("ck_rc_reservations_ck_rc_reservations_quantity")
+        ),
         sa.CheckConstraint(
             "status IN ('CONFIRMED', 'CANCELLED', 'REFUNDED')",
-            name=op.f("ck_rc_reservations_status"),
+            name=op.f("ck_rc_reservations_ck_rc_reservations_status"),
         ),
         sa.ForeignKeyConstraint(
             ["schedule_id"],

@@ -18,8 +18,6 @@ from reservation_core.adapters.sqlalchemy._errors import UnsupportedDatabaseErro
 from . import mysql, postgresql, sqlite
 from ._base import DialectRules
 
-__all__ = ["SUPPORTED", "DialectRules", "recommended_engine_options", "rules_for"]
-
 _RULES: dict[tuple[str, str], DialectRules] = {
     (rules.dialect, rules.driver): rules()
     for rules in (*postgresql.DRIVERS, *mysql.DRIVERS, *sqlite.DRIVERS)
