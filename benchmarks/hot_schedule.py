@@ -15,6 +15,9 @@ Contenders:
 * ``raw`` -- the driver by hand, one connection per client: conditional ``UPDATE``,
   ``INSERT``, ``COMMIT`` (psycopg, PyMySQL, or sqlite3 with ``BEGIN IMMEDIATE``).
 * ``orm`` -- a SQLAlchemy ORM session: ``SELECT ... FOR UPDATE``, mutate, flush, commit.
+* ``joined`` -- the library inside the host's own transaction: ``engine.begin()``, the
+  booking through ``SqlAlchemyUnitOfWork(connection)`` (a savepoint), one host ``INSERT``
+  into ``bench_orders``, ``COMMIT``. Not in the default set; compare it with ``raw``.
 
 After each run the invariant ``reserved == sum(quantity of CONFIRMED)`` is checked on
 every schedule the run used. ``cpu_us`` is this process's CPU time per reservation.
@@ -39,10 +42,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
     create_engine,
     event,
     func,
+    insert,
     select,
 )
 from sqlalchemy.engine import URL, make_url
@@ -103,6 +112,40 @@ def library_contender(engine: Engine, options: dict[str, Any]) -> Callable[[], B
             except BusinessException:
                 return False
             return True
+
+        return book
+
+    return client
+
+
+host_metadata = MetaData()
+bench_orders = Table(
+    "bench_orders",
+    host_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reservation_id", String(36), nullable=False),
+)
+_ORDER = insert(bench_orders)
+
+
+def joined_contender(engine: Engine, options: dict[str, Any]) -> Callable[[], Book]:
+    """A booking and a host ``INSERT``, committed together in the host's transaction."""
+
+    def client() -> Book:
+        def book(schedule_id: str, user_id: str) -> bool:
+            while True:
+                try:
+                    with engine.begin() as connection:
+                        service = ReservationService(
+                            lambda: SqlAlchemyUnitOfWork(connection), **options
+                        )
+                        booking = service.create_reservation(schedule_id, user_id)
+                        connection.execute(_ORDER, {"reservation_id": booking.id})
+                except BusinessException as error:
+                    if error.details.get("retryable"):
+                        continue  # what the docs tell a host: run the transaction again
+                    return False
+                return True
 
         return book
 
@@ -359,6 +402,8 @@ def setup_schema(url: URL) -> Engine:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
     metadata.drop_all(engine)
     metadata.create_all(engine)
+    host_metadata.drop_all(engine)
+    host_metadata.create_all(engine)
     return engine
 
 
@@ -392,8 +437,9 @@ def contender(
     engine = engine_for(url, clients, lean=kind == "library")
     if kind == "orm" and url.get_backend_name() == "sqlite":
         _sqlite_begin_immediate(engine)
+    makers = {"library": library_contender, "joined": joined_contender}
     try:
-        yield library_contender(engine, options) if kind == "library" else orm_contender(engine)
+        yield makers[kind](engine, options) if kind in makers else orm_contender(engine)
     finally:
         engine.dispose()
 
@@ -408,9 +454,9 @@ def summarize(workload: str, clients: int, runs: dict[str, list[Run]]) -> dict[s
     for name, run in best.items():
         out[f"{name}_tps"] = round(run.tps, 1)
     library = best.get("library")
-    for peer in ("raw", "orm"):
-        if library is not None and peer in best:
-            out[f"library_vs_{peer}"] = round(library.tps / best[peer].tps, 3)
+    for name, peer in (("library", "raw"), ("library", "orm"), ("joined", "raw")):
+        if name in best and peer in best:
+            out[f"{name}_vs_{peer}"] = round(best[name].tps / best[peer].tps, 3)
     if library is not None:
         out["p50_ms"] = round(library.percentile(0.50), 3)
         out["p99_ms"] = round(library.percentile(0.99), 3)
@@ -480,7 +526,15 @@ def _table_line(summary: dict[str, Any]) -> str:
     parts = [f"== {summary['workload']} {summary['clients']} clients:"]
     parts += [
         f"{key}={summary[key]}"
-        for key in ("library_tps", "raw_tps", "orm_tps", "library_vs_raw", "library_vs_orm")
+        for key in (
+            "library_tps",
+            "joined_tps",
+            "raw_tps",
+            "orm_tps",
+            "library_vs_raw",
+            "library_vs_orm",
+            "joined_vs_raw",
+        )
         if key in summary
     ]
     return " ".join(parts)
