@@ -40,6 +40,8 @@ class Backend:
     tally: Callable[[str], Tally]
     #: Overwrites a schedule's stored ``reserved``, as a hand edit of the table would.
     set_reserved: Callable[[str, int], None]
+    #: The engine of a SQL backend (``None`` in memory).
+    engine: Engine | None = None
 
     def service(self, **options: Any) -> ReservationService:
         options.setdefault("retry_backoff", 0.001)
@@ -100,7 +102,7 @@ def sql_backend(name: str, engine: Engine) -> Backend:
                 update(schedules).where(s.id == schedule_id).values(reserved=reserved)
             )
 
-    return Backend(name, lambda: SqlAlchemyUnitOfWork(engine), tally, set_reserved)
+    return Backend(name, lambda: SqlAlchemyUnitOfWork(engine), tally, set_reserved, engine)
 
 
 class HostTransactionUnitOfWork(SqlAlchemyUnitOfWork):

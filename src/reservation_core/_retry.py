@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -13,6 +15,13 @@ from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.ports import AbstractUnitOfWork, ConnectionLost, TransientConflict
 
 T = TypeVar("T")
+
+_log = logging.getLogger("reservation_core.retry")
+
+#: The service method running in this thread or task, for log records and hooks.
+current_operation: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "reservation_core_operation", default="unknown"
+)
 U = TypeVar("U", bound=AbstractUnitOfWork)
 
 
@@ -23,6 +32,7 @@ def run_in_unit_of_work(
     max_attempts: int,
     backoff: float,
     admitted: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+    on_retry: Callable[[int, BaseException, float], None] | None = None,
 ) -> T:
     """Run ``use_case`` in a unit of work from ``uow_factory``; retry the whole of it.
 
@@ -34,6 +44,9 @@ def run_in_unit_of_work(
     :attr:`~reservation_core.ports.AbstractUnitOfWork.retryable` (inside the host's
     transaction) runs once, unadmitted: its transient conflict is ``CONCURRENCY_CONFLICT``
     with ``details["retryable"] is True``, for the host to retry its whole transaction.
+
+    Each retry is logged at ``INFO`` and told to ``on_retry(attempt, error, delay)``; a
+    give-up is logged at ``WARNING``. Nothing is logged for a call that simply succeeds.
     """
     for attempt in range(1, max_attempts + 1):
         uow = uow_factory()
@@ -46,8 +59,28 @@ def run_in_unit_of_work(
         except (TransientConflict, ConnectionLost) as error:
             joined = not uow.retryable
             if joined or attempt == max_attempts:
-                raise _gave_up(error, attempt, joined=joined) from error
-        time.sleep(random.uniform(0, backoff * 2 ** min(attempt, 6)))
+                gave_up = _gave_up(error, attempt, joined=joined)
+                _log.warning(
+                    "%s gave up after %d attempt(s): %s (%s)",
+                    current_operation.get(),
+                    attempt,
+                    gave_up.code,
+                    type(error).__name__,
+                    extra={"operation": current_operation.get(), "attempts": attempt},
+                )
+                raise gave_up from error
+            delay = random.uniform(0, backoff * 2 ** min(attempt, 6))
+            _log.info(
+                "%s retrying after %s (attempt %d of %d)",
+                current_operation.get(),
+                type(error).__name__,
+                attempt,
+                max_attempts,
+                extra={"operation": current_operation.get(), "attempt": attempt},
+            )
+            if on_retry is not None:
+                on_retry(attempt, error, delay)
+            time.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -6,12 +6,14 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from reservation_core._admission import Admission
+from reservation_core._observing import Observer, observed
 from reservation_core._retry import run_in_unit_of_work
 from reservation_core._validation import (
     check_count,
@@ -28,6 +30,7 @@ from reservation_core.domain import (
     transition_target,
 )
 from reservation_core.errors import BusinessException, ErrorCode
+from reservation_core.instrumentation import Hooks
 from reservation_core.ports import (
     AbstractUnitOfWork,
     DuplicateReservationError,
@@ -36,6 +39,8 @@ from reservation_core.ports import (
 )
 
 __all__ = ["ReservationService"]
+
+_log = logging.getLogger("reservation_core.service")
 
 T = TypeVar("T")
 UnitOfWorkFactory = Callable[[], AbstractUnitOfWork]
@@ -70,6 +75,8 @@ class ReservationService:
             anyway: queueing them here keeps throughput from collapsing as threads grow
             (see docs/performance.md). ``None`` lets every call through. Per service
             instance: share one instance among a process's threads, as intended.
+        hooks: :class:`~reservation_core.instrumentation.Hooks` told of every call, retry
+            and outcome (metrics, traces; see docs/operations.md), one or a sequence.
 
     Raises:
         TypeError, ValueError: at construction, for an argument of the wrong type or out of
@@ -96,6 +103,7 @@ class ReservationService:
         retry_backoff: float = 0.002,
         idempotency_ttl: timedelta = timedelta(hours=24),
         max_concurrent_per_schedule: int | None = 2,
+        hooks: Hooks | Sequence[Hooks] | None = None,
     ) -> None:
         check_service_options(
             uow_factory=uow_factory,
@@ -113,9 +121,11 @@ class ReservationService:
         self._admission = (
             None if max_concurrent_per_schedule is None else Admission(max_concurrent_per_schedule)
         )
+        self._observer = Observer(hooks)
 
     # -- schedules -------------------------------------------------------------------------
 
+    @observed
     def create_schedule(self, schedule_id: str, capacity: int) -> Schedule:
         """Create a schedule with ``capacity`` seats, none reserved.
 
@@ -138,6 +148,7 @@ class ReservationService:
 
         return self._run(use_case)
 
+    @observed
     def get_schedule(self, schedule_id: str) -> Schedule:
         """The schedule as it is now.
 
@@ -147,6 +158,7 @@ class ReservationService:
         check_id("schedule_id", schedule_id)
         return self._run(lambda uow: self._existing_schedule(uow, schedule_id))
 
+    @observed
     def change_capacity(self, schedule_id: str, capacity: int) -> Schedule:
         """Set a schedule's capacity; it may not fall below the seats already reserved.
 
@@ -172,6 +184,7 @@ class ReservationService:
 
     # -- reservations ----------------------------------------------------------------------
 
+    @observed
     def create_reservation(
         self,
         schedule_id: str,
@@ -227,6 +240,7 @@ class ReservationService:
 
         return self._run(use_case, schedule_id)
 
+    @observed
     def cancel_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:
         """Cancel a ``CONFIRMED`` reservation; its seats return to the schedule.
 
@@ -238,6 +252,7 @@ class ReservationService:
         """
         return self._move(Action.CANCEL, reservation_id, user_id)
 
+    @observed
     def refund_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:
         """Refund a ``CONFIRMED`` reservation; its seats return to the schedule.
 
@@ -249,6 +264,7 @@ class ReservationService:
         """
         return self._move(Action.REFUND, reservation_id, user_id)
 
+    @observed
     def get_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:
         """The reservation as it is now; ``user_id``, when given, must own it.
 
@@ -259,6 +275,7 @@ class ReservationService:
         check_optional_id("user_id", user_id)
         return self._run(lambda uow: self._owned_reservation(uow, reservation_id, user_id))
 
+    @observed
     def purge_expired_idempotency_keys(self) -> int:
         """Delete idempotency keys older than the TTL; returns how many were deleted."""
 
@@ -289,6 +306,12 @@ class ReservationService:
                 transition_target(action, self._owned_reservation(uow, reservation_id, None).status)
                 raise TransientConflict("status changed under a held schedule lock")
             if not released:
+                _log.warning(
+                    "seat count drift on schedule %s: fewer seats reserved than its "
+                    "reservations hold; repair it with an audit",
+                    current.schedule_id,
+                    extra={"schedule_id": current.schedule_id},
+                )
                 raise BusinessException(
                     ErrorCode.STORAGE_UNAVAILABLE,
                     "The schedule's stored seat count is below its confirmed reservations; "
@@ -393,4 +416,5 @@ class ReservationService:
                 if admission is None or booking is None
                 else functools.partial(admission.admitted, booking)
             ),
+            on_retry=self._observer.retried,
         )

@@ -8,6 +8,7 @@ and, with ``repair=True``, fixes it under the schedule's lock.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Collection
 from typing import TypeVar
 
@@ -20,6 +21,8 @@ from .tables import reservations, schedules
 from .uow import SqlAlchemyUnitOfWork
 
 __all__ = ["AuditReport", "ScheduleDrift", "audit"]
+
+_log = logging.getLogger("reservation_core.audit")
 
 T = TypeVar("T")
 _S, _R = schedules.c, reservations.c
@@ -146,6 +149,14 @@ def audit(
         return int(uow._runner.execute(count, {}).scalar_one()), found
 
     checked, drifts = _retrying(engine, find)
+    for drift in drifts:
+        _log.warning(
+            "seat count drift on schedule %s: %d stored, %d held by its reservations",
+            drift.schedule_id,
+            drift.stored_reserved,
+            drift.actual_reserved,
+            extra={"schedule_id": drift.schedule_id},
+        )
     if repair:
         fixed = (_retrying(engine, _repairer(drift.schedule_id)) for drift in drifts)
         drifts = [drift for drift in fixed if drift is not None]

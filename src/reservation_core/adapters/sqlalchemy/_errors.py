@@ -7,13 +7,17 @@ this module decides what each class of trouble becomes.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
+from reservation_core._retry import current_operation
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.ports import ConnectionLost, TransientConflict
+
+_log = logging.getLogger("reservation_core.storage")
 
 
 class Trouble(enum.Enum):
@@ -86,6 +90,11 @@ def translated(
         if trouble is Trouble.DUPLICATE:
             raise UniqueViolation(reason) from error
         if trouble is Trouble.DISCONNECT and committing:
+            _log.warning(
+                "connection lost while committing; the outcome is unknown: %s",
+                type(getattr(error, "orig", error)).__name__,
+                extra={"operation": current_operation.get()},
+            )
             raise BusinessException(
                 ErrorCode.STORAGE_UNAVAILABLE,
                 "The connection was lost while committing; the outcome is unknown.",
