@@ -166,6 +166,22 @@ def test_migrated_and_created_tables_have_the_same_names(
     ]
 
 
+@pytest.mark.parametrize("name", ["postgresql", "mariadb"])  # SQLite: a rebuild, online only
+def test_offline_sql_names_constraints_as_create_all(name: str, tmp_path: Path) -> None:
+    """The SQL a DBA reviews and runs (``migrate --sql``) builds the same names too."""
+    empty_engine = _empty_database(name, tmp_path)
+    created_engine = _empty_database(name, tmp_path, f"{DATABASE}_created")
+    script = migrations.upgrade(empty_engine, sql=True)
+    with empty_engine.begin() as connection:
+        for statement in script.split(";\n"):
+            if statement.strip() and statement.strip() not in ("BEGIN", "COMMIT"):
+                connection.exec_driver_sql(statement)
+    metadata.create_all(created_engine)
+    assert _names(empty_engine) == _names(created_engine)
+    empty_engine.dispose()
+    created_engine.dispose()
+
+
 def _stamp(engine: Engine, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(migrations.SCRIPT_DIRECTORY))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from alembic.config import Config
-    from sqlalchemy import Engine
+    from sqlalchemy import URL, Engine
 
 __all__ = [
     "BRANCH",
@@ -80,10 +80,30 @@ def _config(engine: Engine, output: io.StringIO | None = None) -> Config:
     config = Config(output_buffer=output)
     config.set_main_option("script_location", str(SCRIPT_DIRECTORY))
     # Offline (--sql) mode renders for this URL; "%" is Alembic's interpolation character.
-    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    url = _offline_url(engine).render_as_string(hide_password=False).replace("%", "%%")
     config.set_main_option("sqlalchemy.url", url)
     config.attributes["engine"] = engine
     return config
+
+
+def _offline_url(engine: Engine) -> URL:
+    """The engine's URL, saying ``mariadb`` where a ``mysql`` URL reaches a MariaDB server.
+
+    Offline SQL is rendered for a dialect made from the URL alone, and MySQL and MariaDB
+    spell some things differently (the exact-comparison collation of the id columns).
+    The server is asked once; if it cannot be reached, the URL is taken as it says.
+    """
+    url = engine.url
+    if url.get_backend_name() != "mysql":
+        return url
+    try:
+        with engine.connect():
+            pass
+    except Exception:  # noqa: BLE001 - offline SQL needs no server: render for MySQL
+        return url
+    if getattr(engine.dialect, "is_mariadb", False):
+        return url.set(drivername=f"mariadb+{engine.dialect.driver}")
+    return url
 
 
 def current_revision(bind: Engine | str) -> tuple[str, ...]:

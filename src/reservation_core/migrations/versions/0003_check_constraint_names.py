@@ -1,12 +1,12 @@
 """Check constraints named as ``metadata.create_all`` names them, on databases built before.
 
-Early builds of revision 0001 let the environment's naming convention rename the check
-constraints: ``ck_rc_schedules_ck_rc_schedules_capacity`` where ``create_all`` makes
-``ck_rc_schedules_capacity`` (or another prefix, under a host's own convention). This
-renames every check constraint whose name ends with the expected name. A database built
-by the current 0001 has nothing to rename, and neither has ``--sql`` (offline) mode,
-which cannot look: it renders no statement. SQLite cannot alter a constraint, so there
-the table is rebuilt. The downgrade keeps the names: they are correct at every revision.
+Revision 0001 names the check constraints as 0.1 built them, their prefix doubled by the
+naming convention: ``ck_rc_schedules_ck_rc_schedules_capacity`` where ``create_all`` makes
+``ck_rc_schedules_capacity`` (a host's own convention may have given another prefix).
+This renames every check constraint whose name ends with the expected name. In ``--sql``
+(offline) mode, which cannot look, it renders the renames of the names revision 0001
+gives. SQLite cannot alter a constraint, so there the table is rebuilt (online only). The
+downgrade keeps the names: they are correct at every revision.
 
 Revision ID: 0003_rc_check_names
 Revises: 0002_rc_idempotency_keys
@@ -48,12 +48,18 @@ def _renames(table: str) -> dict[str, str]:
     }
 
 
+def _doubled(table: str) -> dict[str, str]:
+    """The names revision 0001 gives: ``{ck_T_ck_T_x: ck_T_x}``."""
+    return {f"ck_{table}_{expected}": expected for expected in _CHECKS[table]}
+
+
 def upgrade() -> None:
     """Rename the check constraints to their ``create_all`` names."""
-    if context.is_offline_mode():
-        return
+    offline = context.is_offline_mode()
+    if offline and op.get_context().dialect.name == "sqlite":
+        return  # a table rebuild needs the live table
     for table in _CHECKS:
-        renames = _renames(table)
+        renames = _doubled(table) if offline else _renames(table)
         if not renames:
             continue
         if op.get_context().dialect.name == "sqlite":
