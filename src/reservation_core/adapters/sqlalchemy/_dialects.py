@@ -20,6 +20,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.dml import Insert
 
 from reservation_core.adapters.sqlalchemy._errors import Trouble
+from reservation_core.adapters.sqlalchemy._scaleout import (
+    GALERA_SYNC_WAIT,
+    causal_reads_on_galera,
+    no_prepared_statements_behind_a_pooler,
+)
 from reservation_core.adapters.sqlalchemy.tables import UtcDateTime, reservations, schedules
 from reservation_core.domain import Reservation
 
@@ -136,6 +141,10 @@ class PostgreSQLRules(DialectRules):
     _transient = frozenset({"40001", "40P01", "55P03"})
     _gone = frozenset({"57P01", "57P02", "57P03"})
 
+    def connect(self, engine: Engine) -> Connection:
+        """Behind a transaction-pooling proxy (PgBouncer), never a server-side prepare."""
+        return no_prepared_statements_behind_a_pooler(super().connect(engine))
+
     def book(self, connection: Connection, reservation: Reservation) -> bool:
         params = {
             "p_id": reservation.id,
@@ -203,6 +212,10 @@ class MySQLRules(DialectRules):
     )
 
     _driver_sql: ClassVar[dict[type[Dialect], tuple[str, str]]] = {}
+
+    def connect(self, engine: Engine) -> Connection:
+        """On a Galera node, reads wait for the commits of the other nodes."""
+        return causal_reads_on_galera(super().connect(engine))
 
     def book(self, connection: Connection, reservation: Reservation) -> bool:
         """The two statements as SQL compiled once per dialect, run with ``exec_driver_sql``.
@@ -281,7 +294,9 @@ def _configured_isolation(engine: Engine, connection: Connection) -> str | None:
     return configured or connection.default_isolation_level
 
 
-def recommended_engine_options(url: str | URL, *, dedicated: bool = False) -> dict[str, Any]:
+def recommended_engine_options(
+    url: str | URL, *, dedicated: bool = False, pgbouncer: bool = False, galera: bool = False
+) -> dict[str, Any]:
     """``create_engine`` options that spare each unit of work round trips on ``url``'s database.
 
     MariaDB/MySQL: ``isolation_level="READ COMMITTED"``; otherwise every checkout sets the
@@ -293,17 +308,51 @@ def recommended_engine_options(url: str | URL, *, dedicated: bool = False) -> di
     own ``ROLLBACK`` on return is redundant; on MariaDB/MySQL it is a round trip per unit
     of work. Do not use it for an engine other code shares.
 
+    ``pgbouncer=True``, for PostgreSQL behind PgBouncer in transaction pooling mode (or
+    any pooler that hands each transaction another server connection): psycopg's
+    automatic server-side prepared statements are switched off for every connection of
+    the engine (``prepare_threshold=None``), the host's own queries included. The unit of
+    work needs no option: it switches them off on its connections when it finds a pooler
+    (see docs/scale-out.md).
+
+    ``galera=True``, for a node of a MariaDB Galera cluster: every session starts with
+    ``wsrep_sync_wait = 3``, so reads, updates and deletes see every commit the cluster
+    made before them, whichever node made it. The unit of work sets it on its own
+    connections when the server is a Galera node; the option extends it to the host's
+    queries on the engine and spares that first check.
+
+    Raises:
+        ValueError: ``pgbouncer=True`` for a URL that is not PostgreSQL, ``galera=True``
+            for one that is not MariaDB/MySQL.
+
     Example:
         >>> recommended_engine_options("mysql+pymysql://app@db/app")
         {'isolation_level': 'READ COMMITTED'}
         >>> recommended_engine_options("postgresql+psycopg://app@db/app", dedicated=True)
         {'pool_reset_on_return': None}
+        >>> recommended_engine_options("postgresql+psycopg://app@pgbouncer/app", pgbouncer=True)
+        {'connect_args': {'prepare_threshold': None}}
     """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    mysql = backend in ("mysql", "mariadb")
+    if pgbouncer and backend != "postgresql":
+        raise ValueError(f"pgbouncer=True is for PostgreSQL URLs, not {backend}")
+    if galera and not mysql:
+        raise ValueError(f"galera=True is for MariaDB URLs, not {backend}")
     options: dict[str, Any] = {}
-    if make_url(url).get_backend_name() in ("mysql", "mariadb"):
+    connect_args: dict[str, Any] = {}
+    if mysql:
         options["isolation_level"] = MySQLRules.isolation_level
     if dedicated:
         options["pool_reset_on_return"] = None
+    if pgbouncer and parsed.get_driver_name() == "psycopg":
+        # psycopg2 and pg8000 never prepare named statements: nothing to switch off.
+        connect_args["prepare_threshold"] = None
+    if galera:
+        connect_args["init_command"] = f"SET SESSION wsrep_sync_wait = {GALERA_SYNC_WAIT}"
+    if connect_args:
+        options["connect_args"] = connect_args
     return options
 
 
