@@ -76,7 +76,7 @@ def causal_reads_on_galera(connection: Connection) -> Connection:
     with _discarded_on_error(connection):
         rows = connection.exec_driver_sql(
             "SHOW VARIABLES WHERE Variable_name IN ('wsrep_on', 'wsrep_sync_wait')"
-        )
+        ).all()
         variables: dict[str, str] = dict(rows)
         # A host's own non-zero choice stands; plain MariaDB and MySQL say OFF or nothing.
         if variables.get("wsrep_on") == "ON" and variables.get("wsrep_sync_wait") == "0":
