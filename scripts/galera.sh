@@ -66,7 +66,9 @@ wsrep_node_address=127.0.0.1:$((GPORT + n))
 wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:$((GPORT + n));ist.recv_addr=127.0.0.1:$((GPORT + 10 + n));gcache.size=64M"
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=127.0.0.1:$((GPORT + 20 + n))
-wsrep_slave_threads=2
+# One applier thread: with more, MariaDB 10.11 can stall applying a DML right after
+# a DDL of the same table (an "MDL BF-BF conflict" in the error log).
+wsrep_slave_threads=1
 EOF
 }
 

@@ -6,6 +6,8 @@
 #   scripts/pgbouncer.sh status   # exit 1 unless it answers
 #   scripts/pgbouncer.sh url      # the SQLAlchemy URL of the test database through it
 #
+# start also creates the test database (RC_PGBOUNCER_DATABASE) on PostgreSQL if missing.
+#
 # No Docker: Debian's pgbouncer package, with a configuration, port and directory of its
 # own; PostgreSQL itself (127.0.0.1:5432, user postgres, trust) is never reconfigured.
 # Every database name is passed through to PostgreSQL, with at most RC_PGBOUNCER_POOL
@@ -13,20 +15,23 @@
 # PostgreSQL's max_connections must allow.
 #
 # Environment: RC_PGBOUNCER_DIR (default /tmp/reservation-core-pgbouncer), RC_PGBOUNCER_PORT
-# (default 6435), RC_PGBOUNCER_POOL (default 20), RC_PGBOUNCER_DATABASE (default test),
+# (default 6435), RC_PGBOUNCER_POOL (default 20), RC_PGBOUNCER_DATABASE (default test_scaleout),
 # RC_POSTGRESQL_HOST / RC_POSTGRESQL_PORT (default 127.0.0.1 / 5432).
 set -euo pipefail
 
 DIR=${RC_PGBOUNCER_DIR:-/tmp/reservation-core-pgbouncer}
 PORT=${RC_PGBOUNCER_PORT:-6435}
 POOL=${RC_PGBOUNCER_POOL:-20}
-DATABASE=${RC_PGBOUNCER_DATABASE:-test}
+DATABASE=${RC_PGBOUNCER_DATABASE:-test_scaleout}
 PGHOST_=${RC_POSTGRESQL_HOST:-127.0.0.1}
 PGPORT_=${RC_POSTGRESQL_PORT:-5432}
 
 answers() { psql -h 127.0.0.1 -p "$PORT" -U postgres -d pgbouncer -tAc "SHOW VERSION" >/dev/null 2>&1; }
 
 start() {
+  psql -h "$PGHOST_" -p "$PGPORT_" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'" | grep -q 1 ||
+    psql -h "$PGHOST_" -p "$PGPORT_" -U postgres -qc "CREATE DATABASE \"$DATABASE\""
   if answers; then
     echo "PgBouncer already running: $(url)"
     return 0
