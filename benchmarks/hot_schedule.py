@@ -469,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="library: max_concurrent_per_schedule (default: the library's default)",
     )
+    parser.add_argument(
+        "--max-attempts", type=int, default=None, help="library: max_attempts (default: 10)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)
 
@@ -478,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     options: dict[str, Any] = {}
     if args.admission is not None:
         options["max_concurrent_per_schedule"] = args.admission or None
+    if args.max_attempts is not None:
+        options["max_attempts"] = args.max_attempts
     checker = setup_schema(urls[0], args.pgbouncer)
     serial = itertools.count()
     try:

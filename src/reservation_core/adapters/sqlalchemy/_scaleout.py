@@ -45,6 +45,8 @@ def no_prepared_statements_behind_a_pooler(connection: Connection) -> Connection
     if getattr(driver, "prepare_threshold", None) is None:  # not psycopg, or already off
         info[_POOLER_CHECKED] = True
         return connection
+    if driver.info.transaction_status.name != "IDLE":  # pragma: no cover - a host's leftover
+        return connection  # autocommit cannot be switched now: check at the next checkout
     with _discarded_on_error(connection):
         answering = _backend_pid(connection, driver)
     if answering != driver.info.backend_pid:
