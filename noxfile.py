@@ -12,6 +12,9 @@
 The databases are chosen by URL, never by editing code: ``RESERVATION_CORE_POSTGRESQL_URL``
 and ``RESERVATION_CORE_MARIADB_URL`` (defaults below). Virtualenvs are made by uv when it is
 installed (``pip install nox uv``), else by virtualenv, and reused between runs.
+
+``nox -s scaleout`` starts a 3-node Galera cluster and PgBouncer on loopback (scripts/),
+runs tests/scaleout against them and stops them again.
 """
 
 from __future__ import annotations
@@ -189,6 +192,32 @@ def soak(session: nox.Session) -> None:
     env = _database_env("all")
     env["RESERVATION_CORE_SOAK"] = os.environ.get("RESERVATION_CORE_SOAK", "1")
     session.run("pytest", "tests/stateful", *session.posargs, env=env)
+
+
+@nox.session
+def scaleout(session: nox.Session) -> None:
+    """The scale-out suites: Galera (3 nodes) and PgBouncer, 4 processes x 25 threads.
+
+    Needs the apt packages ``mariadb-server``, ``galera-4`` and ``pgbouncer`` and the local
+    PostgreSQL; the Galera nodes and PgBouncer run on ports and directories of their own
+    and are stopped afterwards (``RESERVATION_CORE_SCALEOUT_KEEP=1`` leaves them running).
+    """
+    session.install("-e", ".[test]")
+    scripts = ["scripts/galera.sh", "scripts/pgbouncer.sh"]
+    try:
+        for script in scripts:
+            session.run("bash", script, "start", external=True)
+        galera = session.run("bash", scripts[0], "urls", external=True, silent=True)
+        pgbouncer = session.run("bash", scripts[1], "url", external=True, silent=True)
+        env = {name: os.environ.get(name, url) for name, url in DEFAULT_URLS.items()}
+        env["RESERVATION_CORE_GALERA_URLS"] = str(galera).strip()
+        env["RESERVATION_CORE_PGBOUNCER_URL"] = str(pgbouncer).strip()
+        env["RESERVATION_CORE_REQUIRE_BACKENDS"] = "galera,pgbouncer,postgresql"
+        session.run("pytest", "tests/scaleout", "-rP", *session.posargs, env=env)
+    finally:
+        if not os.environ.get("RESERVATION_CORE_SCALEOUT_KEEP"):
+            for script in scripts:
+                session.run("bash", script, "stop", external=True)
 
 
 @nox.session

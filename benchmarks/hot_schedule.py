@@ -3,6 +3,8 @@
 Usage::
 
     python benchmarks/hot_schedule.py --url URL --clients 1,16,64 --seconds 10 [--json]
+    python benchmarks/hot_schedule.py --url NODE1,NODE2,NODE3 ...     # a Galera cluster
+    python benchmarks/hot_schedule.py --url PGBOUNCER_URL --pgbouncer ...
 
 Every contender books one seat per request, each request for a distinct user, on one
 schedule (``hot``) or on one of many (``spread``), from ``clients`` threads of this
@@ -21,6 +23,12 @@ Contenders:
 
 After each run the invariant ``reserved == sum(quantity of CONFIRMED)`` is checked on
 every schedule the run used. ``cpu_us`` is this process's CPU time per reservation.
+
+Several comma-separated URLs are the nodes of one cluster (MariaDB Galera): client ``i``
+uses node ``i % len(urls)``, through an engine (and, for the library, a service) per node.
+``--pgbouncer`` is for a URL through PgBouncer in transaction pooling mode: the engines
+get ``recommended_engine_options(url, pgbouncer=True)`` and the raw clients psycopg's
+``prepare_threshold=None``, without which their prepared statements go astray.
 """
 
 from __future__ import annotations
@@ -96,16 +104,23 @@ _mapper_registry.map_imperatively(
 # -- one booking per contender ------------------------------------------------------------
 
 Book = Callable[[str, str], bool]
+#: Makes client number ``i``'s booking function.
+MakeClient = Callable[[int], Book]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def library_contender(engine: Engine, options: dict[str, Any]) -> Callable[[], Book]:
-    service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine), **options)
+def library_contender(engines: list[Engine], options: dict[str, Any]) -> MakeClient:
+    services = [
+        ReservationService(lambda engine=engine: SqlAlchemyUnitOfWork(engine), **options)
+        for engine in engines
+    ]
 
-    def client() -> Book:
+    def client(index: int) -> Book:
+        service = services[index % len(services)]
+
         def book(schedule_id: str, user_id: str) -> bool:
             try:
                 service.create_reservation(schedule_id, user_id)
@@ -128,10 +143,12 @@ bench_orders = Table(
 _ORDER = insert(bench_orders)
 
 
-def joined_contender(engine: Engine, options: dict[str, Any]) -> Callable[[], Book]:
+def joined_contender(engines: list[Engine], options: dict[str, Any]) -> MakeClient:
     """A booking and a host ``INSERT``, committed together in the host's transaction."""
 
-    def client() -> Book:
+    def client(index: int) -> Book:
+        engine = engines[index % len(engines)]
+
         def book(schedule_id: str, user_id: str) -> bool:
             while True:
                 try:
@@ -152,8 +169,10 @@ def joined_contender(engine: Engine, options: dict[str, Any]) -> Callable[[], Bo
     return client
 
 
-def orm_contender(engine: Engine) -> Callable[[], Book]:
-    def client() -> Book:
+def orm_contender(engines: list[Engine]) -> MakeClient:
+    def client(index: int) -> Book:
+        engine = engines[index % len(engines)]
+
         def book(schedule_id: str, user_id: str) -> bool:
             with Session(engine) as session, session.begin():
                 schedule = session.execute(
@@ -192,16 +211,16 @@ _RAW_INSERT = (
 )
 
 
-def raw_contender(url: URL) -> tuple[Callable[[], Book], Callable[[], None]]:
+def raw_contender(urls: list[URL], pgbouncer: bool) -> tuple[MakeClient, Callable[[], None]]:
     """A per-client driver connection; returns (client factory, close all)."""
     opened: list[Any] = []
     lock = threading.Lock()
-    backend = url.get_backend_name()
+    backend = urls[0].get_backend_name()
     placeholder = "?" if backend == "sqlite" else "%s"
     take = _RAW_TAKE.format(p=placeholder)
     insert = _RAW_INSERT.format(p=placeholder)
 
-    def connect() -> Any:
+    def connect(url: URL) -> Any:
         if backend == "postgresql":
             import psycopg  # noqa: PLC0415 - only the database under test needs its driver
 
@@ -211,6 +230,7 @@ def raw_contender(url: URL) -> tuple[Callable[[], Book], Callable[[], None]]:
                 user=url.username,
                 password=url.password,
                 dbname=url.database,
+                prepare_threshold=None if pgbouncer else 5,
             )
         if backend in ("mysql", "mariadb"):
             import pymysql  # noqa: PLC0415
@@ -229,8 +249,8 @@ def raw_contender(url: URL) -> tuple[Callable[[], Book], Callable[[], None]]:
 
     naive = backend != "postgresql"  # MySQL and SQLite store naive UTC
 
-    def client() -> Book:
-        connection = connect()
+    def client(index: int) -> Book:
+        connection = connect(urls[index % len(urls)])
         with lock:
             opened.append(connection)
         cursor = connection.cursor()
@@ -293,7 +313,7 @@ class Run:
 
 def drive(
     name: str,
-    make_client: Callable[[], Book],
+    make_client: MakeClient,
     clients: int,
     seconds: float,
     pick: Callable[[], str],
@@ -309,8 +329,9 @@ def drive(
 
     def worker(index: int) -> None:
         try:
-            book = make_client()
-            book(pick(), f"warmup-{name}-{uuid.uuid4()}")
+            book = make_client(index)
+            with contextlib.suppress(Exception):  # a conflict (Galera's 1213) warms up too
+                book(pick(), f"warmup-{name}-{uuid.uuid4()}")
         except BaseException as exc:
             errors.append(exc)
             ready.abort()
@@ -321,7 +342,10 @@ def drive(
         while not stop.is_set():
             user = f"u{next(users)}-{index}"
             started = clock()
-            ok = book(pick(), user)
+            try:
+                ok = book(pick(), user)
+            except Exception:  # noqa: BLE001 - raw/ORM peers do not retry (Galera's 1213)
+                ok = False
             mine.append(clock() - started)
             if ok:
                 counts[index] += 1
@@ -386,17 +410,17 @@ def fresh_schedules(engine: Engine, prefix: str, count: int) -> list[str]:
     return ids
 
 
-def engine_for(url: URL, clients: int, lean: bool) -> Engine:
+def engine_for(url: URL, clients: int, lean: bool, pgbouncer: bool) -> Engine:
     options: dict[str, Any] = {"pool_size": clients, "max_overflow": 0, "pool_timeout": 60}
     if url.get_backend_name() == "sqlite":
         options["connect_args"] = {"timeout": 30}
-    if lean:
-        options.update(recommended_engine_options(url, dedicated=True))
+    if lean or pgbouncer:
+        options.update(recommended_engine_options(url, dedicated=lean, pgbouncer=pgbouncer))
     return create_engine(url, **options)
 
 
-def setup_schema(url: URL) -> Engine:
-    engine = create_engine(url)
+def setup_schema(url: URL, pgbouncer: bool) -> Engine:
+    engine = create_engine(url, **recommended_engine_options(url, pgbouncer=pgbouncer))
     if url.get_backend_name() == "sqlite":
         with engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -421,10 +445,10 @@ def _sqlite_begin_immediate(engine: Engine) -> None:
 
 @contextlib.contextmanager
 def contender(
-    name: str, url: URL, clients: int, options: dict[str, Any]
-) -> Iterator[Callable[[], Book]]:
+    name: str, urls: list[URL], clients: int, options: dict[str, Any], pgbouncer: bool
+) -> Iterator[MakeClient]:
     if name == "raw":
-        client, close_all = raw_contender(url)
+        client, close_all = raw_contender(urls, pgbouncer)
         try:
             yield client
         finally:
@@ -434,14 +458,16 @@ def contender(
     kind, _, admission = name.partition("@")
     if admission:
         options = {**options, "max_concurrent_per_schedule": int(admission) or None}
-    engine = engine_for(url, clients, lean=kind == "library")
-    if kind == "orm" and url.get_backend_name() == "sqlite":
-        _sqlite_begin_immediate(engine)
+    per_node = -(-clients // len(urls))
+    engines = [engine_for(url, per_node, kind == "library", pgbouncer) for url in urls]
+    if kind == "orm" and urls[0].get_backend_name() == "sqlite":
+        _sqlite_begin_immediate(engines[0])
     makers = {"library": library_contender, "joined": joined_contender}
     try:
-        yield makers[kind](engine, options) if kind in makers else orm_contender(engine)
+        yield makers[kind](engines, options) if kind in makers else orm_contender(engines)
     finally:
-        engine.dispose()
+        for engine in engines:
+            engine.dispose()
 
 
 def summarize(workload: str, clients: int, runs: dict[str, list[Run]]) -> dict[str, Any]:
@@ -464,13 +490,21 @@ def summarize(workload: str, clients: int, runs: dict[str, list[Run]]) -> dict[s
         out[f"{name}_p50_ms"] = round(run.percentile(0.50), 3)
         out[f"{name}_p99_ms"] = round(run.percentile(0.99), 3)
         out[f"{name}_cpu_us"] = round(run.cpu_us, 1)
+        out[f"{name}_failed"] = run.failures  # library: refusals, here only give-ups
         out[f"{name}_all_tps"] = [round(r.tps, 1) for r in runs[name]]
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", required=True, help="SQLAlchemy URL of a scratch database")
+    parser.add_argument(
+        "--url",
+        required=True,
+        help="SQLAlchemy URL of a scratch database; several, comma-separated: cluster nodes",
+    )
+    parser.add_argument(
+        "--pgbouncer", action="store_true", help="the URL goes through PgBouncer (transactions)"
+    )
     parser.add_argument("--clients", default="1,16,64")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
@@ -483,16 +517,21 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="library: max_concurrent_per_schedule (default: the library's default)",
     )
+    parser.add_argument(
+        "--max-attempts", type=int, default=None, help="library: max_attempts (default: 10)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)
 
-    url = make_url(args.url)
+    urls = [make_url(url) for url in args.url.split(",")]
     client_counts = [int(c) for c in args.clients.split(",")]
     names = [n for n in args.contenders.split(",") if n]
     options: dict[str, Any] = {}
     if args.admission is not None:
         options["max_concurrent_per_schedule"] = args.admission or None
-    checker = setup_schema(url)
+    if args.max_attempts is not None:
+        options["max_attempts"] = args.max_attempts
+    checker = setup_schema(urls[0], args.pgbouncer)
     serial = itertools.count()
     try:
         for workload in args.workload.split(","):
@@ -503,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
                         count = 1 if workload == "hot" else args.schedules
                         ids = fresh_schedules(checker, f"{workload}{next(serial)}", count)
                         pick = picker(ids)
-                        with contender(name, url, clients, options) as make_client:
+                        with contender(name, urls, clients, options, args.pgbouncer) as make_client:
                             run = drive(name, make_client, clients, args.seconds, pick)
                         check_invariant(checker, ids)
                         runs[name].append(run)

@@ -81,3 +81,16 @@ def pytest_report_header() -> list[str]:
         shown = make_url(url).render_as_string(hide_password=True) if url else "unset"
         lines.append(f"reservation_core {name}: {shown}")
     return lines
+
+
+def _scale_out_wanted() -> bool:
+    variables = ("RESERVATION_CORE_GALERA_URLS", "RESERVATION_CORE_PGBOUNCER_URL")
+    required = {
+        p.strip() for p in os.environ.get("RESERVATION_CORE_REQUIRE_BACKENDS", "").split(",")
+    }
+    return any(os.environ.get(v) for v in variables) or bool({"galera", "pgbouncer"} & required)
+
+
+# The scale-out suite needs clusters of its own (scripts/, `nox -s scaleout`, a CI step of
+# its own): without them it is not collected, rather than collected and skipped.
+collect_ignore = [] if _scale_out_wanted() else ["scaleout"]

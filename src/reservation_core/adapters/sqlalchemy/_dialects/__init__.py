@@ -14,6 +14,7 @@ from sqlalchemy import URL, Dialect
 from sqlalchemy.engine import make_url
 
 from reservation_core.adapters.sqlalchemy._errors import UnsupportedDatabaseError
+from reservation_core.adapters.sqlalchemy._scaleout import GALERA_SYNC_WAIT
 
 from . import mysql, postgresql, sqlite
 from ._base import DialectRules
@@ -56,7 +57,9 @@ def rules_for(dialect: Dialect) -> DialectRules:
     return rules
 
 
-def recommended_engine_options(url: str | URL, *, dedicated: bool = False) -> dict[str, Any]:
+def recommended_engine_options(
+    url: str | URL, *, dedicated: bool = False, pgbouncer: bool = False, galera: bool = False
+) -> dict[str, Any]:
     """``create_engine`` options that spare each unit of work round trips on ``url``'s database.
 
     MariaDB/MySQL: ``isolation_level="READ COMMITTED"``; otherwise every unit of work sets
@@ -70,15 +73,49 @@ def recommended_engine_options(url: str | URL, *, dedicated: bool = False) -> di
     own ``ROLLBACK`` on return is redundant; on MariaDB/MySQL it is a round trip per unit
     of work. Do not use it for an engine other code shares.
 
+    ``pgbouncer=True``, for PostgreSQL behind PgBouncer in transaction pooling mode (or
+    any pooler that hands each transaction another server connection): psycopg's
+    automatic server-side prepared statements are switched off for every connection of
+    the engine (``prepare_threshold=None``), the host's own queries included. The unit of
+    work needs no option: it switches them off on its connections when it finds a pooler
+    (see docs/scale-out.md).
+
+    ``galera=True``, for a node of a MariaDB Galera cluster: every session starts with
+    ``wsrep_sync_wait = 3``, so reads, updates and deletes see every commit the cluster
+    made before them, whichever node made it. The unit of work sets it on its own
+    connections when the server is a Galera node; the option extends it to the host's
+    queries on the engine and spares that first check.
+
+    Raises:
+        ValueError: ``pgbouncer=True`` for a URL that is not PostgreSQL, ``galera=True``
+            for one that is not MariaDB/MySQL.
+
     Examples:
         >>> recommended_engine_options("mysql+pymysql://app@db/app")
         {'isolation_level': 'READ COMMITTED'}
         >>> recommended_engine_options("postgresql+psycopg://app@db/app", dedicated=True)
         {'pool_reset_on_return': None}
+        >>> recommended_engine_options("postgresql+psycopg://app@pgbouncer/app", pgbouncer=True)
+        {'connect_args': {'prepare_threshold': None}}
     """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    is_mysql = backend in ("mysql", "mariadb")
+    if pgbouncer and backend != "postgresql":
+        raise ValueError(f"pgbouncer=True is for PostgreSQL URLs, not {backend}")
+    if galera and not is_mysql:
+        raise ValueError(f"galera=True is for MariaDB URLs, not {backend}")
     options: dict[str, Any] = {}
-    if make_url(url).get_backend_name() in ("mysql", "mariadb"):
+    connect_args: dict[str, Any] = {}
+    if is_mysql:
         options["isolation_level"] = mysql.MySQLRules.isolation_level
     if dedicated:
         options["pool_reset_on_return"] = None
+    if pgbouncer and parsed.get_driver_name() == "psycopg":
+        # psycopg2 and pg8000 never prepare named statements: nothing to switch off.
+        connect_args["prepare_threshold"] = None
+    if galera:
+        connect_args["init_command"] = f"SET SESSION wsrep_sync_wait = {GALERA_SYNC_WAIT}"
+    if connect_args:
+        options["connect_args"] = connect_args
     return options

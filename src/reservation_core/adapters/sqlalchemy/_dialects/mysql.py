@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
+from reservation_core.adapters.sqlalchemy._scaleout import causal_reads_on_galera
 from reservation_core.adapters.sqlalchemy.tables import UtcDateTime
 from reservation_core.domain import Reservation
 
@@ -47,6 +48,10 @@ class MySQLRules(DialectRules):
             2055: Trouble.DISCONNECT,  # lost connection (system error)
         }
     )
+
+    def connect(self, engine: Engine) -> Connection:
+        """On a Galera node, reads wait for the commits of the other nodes."""
+        return causal_reads_on_galera(super().connect(engine))
 
     def begin(self, connection: Connection) -> None:
         """Start a transaction at READ COMMITTED.

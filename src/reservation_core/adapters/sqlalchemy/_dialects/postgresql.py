@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
+from reservation_core.adapters.sqlalchemy._scaleout import no_prepared_statements_behind_a_pooler
 from reservation_core.domain import Reservation
 
 from ._base import DialectRules
@@ -48,6 +49,10 @@ class PostgreSQLRules(DialectRules):
         if code.startswith("23"):  # other integrity constraint violations
             return Trouble.INTEGRITY
         return None
+
+    def connect(self, engine: Engine) -> Connection:
+        """Behind a transaction-pooling proxy (PgBouncer), never a server-side prepare."""
+        return no_prepared_statements_behind_a_pooler(super().connect(engine))
 
     def book(self, connection: Connection, reservation: Reservation) -> bool:
         params = sql.book_in_one_statement_params(reservation)

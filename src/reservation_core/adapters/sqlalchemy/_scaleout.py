@@ -1,0 +1,99 @@
+"""What a unit of work's session needs past one database server (private).
+
+Two setups change what a session may assume, and neither announces itself in the URL:
+
+* **A transaction-pooling proxy** (PgBouncer ``pool_mode = transaction``, and the like) in
+  front of PostgreSQL hands each transaction whichever server connection is free.
+  psycopg prepares a statement on the server once it has run five times and from then on
+  runs it by name; on another server connection that name is unknown, or names another
+  client's statement, which then runs with these parameters. The proxy shows itself by
+  the process id: the one the connection reported at startup is the proxy's, not the
+  backend's that answers ``pg_backend_pid()``. Then automatic preparation is switched
+  off for that connection.
+* **A Galera node** (MariaDB multi-primary) applies the other nodes' commits a moment
+  after they return: a plain read there can miss a reservation just made elsewhere. The
+  session's ``wsrep_sync_wait`` makes reads, updates and deletes first wait until the
+  node has applied everything the cluster committed before them.
+
+Each check runs once per DBAPI connection (remembered in its ``info``, which lives as long
+as the connection) and leaves the setting on it: later checkouts cost nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection
+
+_POOLER_CHECKED = "reservation_core.pooler_checked"
+_GALERA_CHECKED = "reservation_core.galera_checked"
+
+#: READ (1) + UPDATE and DELETE (2): every statement that decides from existing rows sees
+#: all earlier commits of the cluster. INSERTs need no wait: a unique key taken on another
+#: node fails certification at COMMIT, which the service retries.
+GALERA_SYNC_WAIT = 3
+
+
+def no_prepared_statements_behind_a_pooler(connection: Connection) -> Connection:
+    """Switch psycopg's automatic prepared statements off when a pooler sits in between."""
+    info = connection.info
+    if _POOLER_CHECKED in info:
+        return connection
+    driver: Any = connection.connection.driver_connection
+    if getattr(driver, "prepare_threshold", None) is None:  # not psycopg, or already off
+        info[_POOLER_CHECKED] = True
+        return connection
+    if driver.info.transaction_status.name != "IDLE":  # pragma: no cover - a host's leftover
+        return connection  # autocommit cannot be switched now: check at the next checkout
+    with _discarded_on_error(connection):
+        answering = _backend_pid(connection, driver)
+    if answering != driver.info.backend_pid:
+        driver.prepare_threshold = None
+    info[_POOLER_CHECKED] = True
+    return connection
+
+
+def _backend_pid(connection: Connection, driver: Any) -> object:
+    """``pg_backend_pid()`` in autocommit: one round trip, no BEGIN and no ROLLBACK sent."""
+    autocommit = driver.autocommit
+    driver.autocommit = True
+    try:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        connection.rollback()  # SQLAlchemy's own bookkeeping; psycopg has nothing to send
+    finally:
+        try:
+            driver.autocommit = autocommit
+        except Exception:  # noqa: BLE001 - a broken connection: never pool it again
+            connection.invalidate()
+    return pid
+
+
+def causal_reads_on_galera(connection: Connection) -> Connection:
+    """On a Galera node whose session does not wait for causality, make it wait."""
+    info = connection.info
+    if _GALERA_CHECKED in info:
+        return connection
+    with _discarded_on_error(connection):
+        rows = connection.exec_driver_sql(
+            "SHOW VARIABLES WHERE Variable_name IN ('wsrep_on', 'wsrep_sync_wait')"
+        ).all()
+        variables: dict[str, str] = dict(rows)
+        # A host's own non-zero choice stands; plain MariaDB and MySQL say OFF or nothing.
+        if variables.get("wsrep_on") == "ON" and variables.get("wsrep_sync_wait") == "0":
+            connection.exec_driver_sql(f"SET SESSION wsrep_sync_wait = {GALERA_SYNC_WAIT}")
+        connection.rollback()
+    info[_GALERA_CHECKED] = True
+    return connection
+
+
+@contextmanager
+def _discarded_on_error(connection: Connection) -> Iterator[None]:
+    """If the block fails, discard the connection (never pooled again), then re-raise."""
+    try:
+        yield
+    except BaseException:
+        connection.invalidate()
+        connection.close()
+        raise
