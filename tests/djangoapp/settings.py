@@ -23,7 +23,8 @@ for _name, _variable in URL_VARIABLES.items():
     _url = os.environ.get(_variable)
     if _url:
         _database = database_from_url(_url)
-        _database["TEST"] = {"NAME": f"{_database['NAME']}_django"}
+        # No dependency on "default": a run selecting one server's tests creates only its.
+        _database["TEST"] = {"NAME": f"{_database['NAME']}_django", "DEPENDENCIES": []}
         # Django opens a request transaction on every alias that asks for one: only the
         # default does; views booking elsewhere open theirs (transaction.atomic(using=...)).
         _database["ATOMIC_REQUESTS"] = False

@@ -88,14 +88,16 @@ class DjangoUnitOfWork(RunnerUnitOfWork):
         """Roll back the transaction, or to the savepoint; a lost connection is closed."""
         atomic, self._atomic = self._atomic, None
         connection = self._connection
-        if atomic is None or connection is None:
+        if connection is None:
             return
-        with contextlib.suppress(Exception):
-            # A lost connection: Django closes it on a failed rollback; the host's own
-            # block end reports it inside an atomic block.
-            atomic.__exit__(_RolledBack, _RolledBack(), None)
+        if atomic is not None:
+            with contextlib.suppress(Exception):
+                # A lost connection: Django closes it on a failed rollback; inside the
+                # host's block, the block's own end reports it.
+                atomic.__exit__(_RolledBack, _RolledBack(), None)
         if connection.lost and self.retryable:
-            # The next attempt reconnects rather than meet the dead connection again.
+            # Lost even before a transaction began (MySQLdb finds out when autocommit is
+            # switched off): the next attempt reconnects rather than meet it again.
             with contextlib.suppress(Exception):
                 connection.connection.close()
 
