@@ -10,6 +10,7 @@ from django.db import connections, transaction
 
 from reservation_core import BusinessException, ErrorCode, ReservationService
 from reservation_core.contrib.django import DjangoUnitOfWork, get_service
+from reservation_core.contrib.django import _uow as django_uow
 from tests.djangoapp.conftest import alias_params
 
 pytestmark = pytest.mark.parametrize(
@@ -67,6 +68,10 @@ def test_an_unreachable_database_is_storage_unavailable(
 ) -> None:
     connections[alias].close()
     monkeypatch.setitem(connections[alias].settings_dict, "PORT", "1")
+    # As at a process's start: nothing known yet about the alias's database.
+    monkeypatch.setattr(django_uow, "_DATABASES", {})
+    for known in ("mysql_is_mariadb", "mysql_server_info", "mysql_server_data"):  # cached
+        monkeypatch.delattr(connections[alias], known, raising=False)
     service = ReservationService(lambda: DjangoUnitOfWork(alias), max_attempts=2)
     with pytest.raises(BusinessException) as info:
         service.get_schedule("anything")

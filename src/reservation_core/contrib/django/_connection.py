@@ -31,12 +31,13 @@ _SUPPORTED = "Django's sqlite3, postgresql (psycopg or psycopg2) and mysql (Mari
 _CACHE_SIZE = 256
 
 
-def dialect_for(connection: BaseDatabaseWrapper) -> Dialect:
+def dialect_for(connection: BaseDatabaseWrapper, *, schema: bool = False) -> Dialect:
     """The SQLAlchemy dialect of the driver behind a Django connection, ``format`` style.
 
     ``%s`` placeholders are what every Django backend takes (its SQLite cursor turns them
-    into ``?``). MariaDB gets the ``mariadb`` dialect, as its exact-match collation differs
-    from MySQL's.
+    into ``?``). For the ``schema`` (DDL), MariaDB gets the ``mariadb`` dialect, as its
+    exact-match collation differs from MySQL's; asking the server which it is needs a
+    connection, so the statements of the use cases, the same on both, do not ask.
 
     Raises:
         UnsupportedDatabaseError: not one of Django's SQLite, PostgreSQL or MySQL backends.
@@ -49,7 +50,7 @@ def dialect_for(connection: BaseDatabaseWrapper) -> Dialect:
 
         name = "postgresql+psycopg" if is_psycopg3 else "postgresql+psycopg2"
     elif vendor == "mysql":
-        mariadb = bool(getattr(connection, "mysql_is_mariadb", False))
+        mariadb = schema and bool(connection.mysql_is_mariadb)
         name = "mariadb+mysqldb" if mariadb else "mysql+mysqldb"
     else:
         raise UnsupportedDatabaseError(

@@ -29,7 +29,7 @@ def revision_sql(revision: str, schema_editor: Any, direction: str) -> list[str]
     module = ScriptDirectory(str(SCRIPT_DIRECTORY)).get_revision(revision).module
     output = io.StringIO()
     context = MigrationContext.configure(
-        dialect=dialect_for(schema_editor.connection),
+        dialect=dialect_for(schema_editor.connection, schema=True),
         opts={"as_sql": True, "output_buffer": output, "literal_binds": True},
     )
     with Operations.context(context):
