@@ -157,6 +157,11 @@ class Result:
         return row[0]
 
 
+#: Every statement compiled once per dialect (one per alias) and set of parameter names,
+#: shared by the units of work of all threads (a lost race compiles twice, harmlessly).
+_COMPILED: dict[tuple[Dialect, ClauseElement, tuple[str, ...]], _Compiled] = {}
+
+
 class DjangoConnection:
     """Core statements on ``connection`` (a Django ``connections[alias]``), as on SQLAlchemy's."""
 
@@ -164,16 +169,16 @@ class DjangoConnection:
         self.connection = connection
         self.dialect = dialect
         self.lost = False
-        self._cache: dict[tuple[ClauseElement, tuple[str, ...]], _Compiled] = {}
 
     def execute(self, statement: ClauseElement, params: dict[str, Any]) -> Result:
         """Run a Core statement with its parameters by name."""
-        key = (statement, tuple(sorted(params)))
-        compiled = self._cache.get(key)
+        keys = tuple(sorted(params))
+        key = (self.dialect, statement, keys)
+        compiled = _COMPILED.get(key)
         if compiled is None:
-            if len(self._cache) >= _CACHE_SIZE:  # statements built per call (CLI filters)
-                self._cache.clear()
-            compiled = self._cache[key] = _Compiled(statement, self.dialect, key[1])
+            if len(_COMPILED) >= _CACHE_SIZE:  # statements built per call (audit filters)
+                _COMPILED.clear()
+            compiled = _COMPILED[key] = _Compiled(statement, self.dialect, keys)
         return self._run(compiled.sql, compiled.parameters(params), compiled)
 
     def exec_driver_sql(self, sql: str, params: Any) -> Result:

@@ -39,4 +39,5 @@ class ReservationAdmin(_ReadOnlyAdmin):
 
     list_display = ("id", "schedule", "user_id", "quantity", "status", "created_at")
     list_filter = ("status",)
+    list_select_related = ("schedule",)
     search_fields = ("id", "user_id", "schedule__id")
