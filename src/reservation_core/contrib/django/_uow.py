@@ -6,9 +6,10 @@ import contextlib
 from typing import Self, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils.connection import ConnectionDoesNotExist
 from sqlalchemy import Connection, Dialect
 
-from reservation_core.adapters.sqlalchemy._errors import translated
+from reservation_core.adapters.sqlalchemy._errors import UnsupportedDatabaseError, translated
 from reservation_core.adapters.sqlalchemy._runner import Runner
 from reservation_core.adapters.sqlalchemy._unit_of_work import RunnerUnitOfWork
 from reservation_core.adapters.sqlalchemy.dialects import DialectRules, rules_for
@@ -42,8 +43,8 @@ class DjangoUnitOfWork(RunnerUnitOfWork):
         using: the database alias, ``"default"`` unless given.
 
     Raises:
-        ValueError: (a ``BusinessException`` with code ``STORAGE_UNAVAILABLE`` too) the
-            alias's backend is not SQLite, PostgreSQL or MariaDB/MySQL.
+        ValueError: (a ``BusinessException`` with code ``STORAGE_UNAVAILABLE`` too) no
+            such alias, or its backend is not SQLite, PostgreSQL or MariaDB/MySQL.
 
     Examples:
         >>> from reservation_core import ReservationService
@@ -51,9 +52,9 @@ class DjangoUnitOfWork(RunnerUnitOfWork):
     """
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
+        self._rules, self._dialect = _database(using)
         connection = connections[using]
         self._using = using
-        self._rules, self._dialect = _database(using)
         self._classify = self._rules.classify
         self.retryable = not connection.in_atomic_block
         self._atomic: transaction.Atomic | None = None
@@ -111,7 +112,14 @@ _DATABASES: dict[tuple[str, str], tuple[DialectRules, Dialect]] = {}
 
 def _database(using: str) -> tuple[DialectRules, Dialect]:
     """The rules and dialect of an alias's database, found once per alias and backend."""
-    connection = connections[using]
+    try:
+        connection = connections[using]
+    except ConnectionDoesNotExist as error:
+        raise UnsupportedDatabaseError(
+            "STORAGE_UNAVAILABLE",
+            f"DATABASES has no alias {using!r}",
+            details={"reason": "unknown_alias", "alias": using},
+        ) from error
     key = (using, connection.vendor)
     found = _DATABASES.get(key)
     if found is None:
