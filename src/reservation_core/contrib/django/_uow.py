@@ -65,6 +65,8 @@ class DjangoUnitOfWork(RunnerUnitOfWork):
         with translated(self._classify, connecting=True), connection.errors():
             connection.connection.ensure_connection()
         self._connection = connection
+        # DjangoConnection offers exactly what the runner and the dialect rules call on a
+        # SQLAlchemy Connection (dialect, execute, exec_driver_sql), which they are typed for.
         self._use(Runner(cast(Connection, connection), self._rules, self._begin))
         return super().__enter__()
 
