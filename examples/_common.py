@@ -16,12 +16,12 @@ from sqlalchemy import Engine, create_engine
 
 from reservation_core import BusinessException, ErrorCode, Reservation, ReservationService, Schedule
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
+from reservation_core.contrib.http import ErrorResponse, error_response, wants_problem_json
 
 #: The header that names the authenticated user (see :func:`authenticated_user`).
 USER_HEADER = "X-User-Id"
 DATABASE_URL_VARIABLE = "RESERVATION_CORE_EXAMPLE_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///reservations.sqlite3"
-PROBLEM_JSON = "application/problem+json"
 
 
 def engine_from_environment() -> Engine:
@@ -96,44 +96,16 @@ def authenticated_user(header: str | None) -> str:
     return header
 
 
-# --8<-- [start:negotiation]
-def wants_problem_json(accept: str | None) -> bool:
-    """True when ``Accept`` ranks ``application/problem+json`` at least as high as JSON.
-
-    ``*/*``, a missing header or a plain ``application/json`` keep the ``{code, message,
-    details}`` body; a client must name ``application/problem+json`` to get RFC 9457.
-    """
-    quality: dict[str, float] = {}
-    for media_range in (accept or "").split(","):
-        media_type, *parameters = (part.strip() for part in media_range.split(";"))
-        q = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        media_type = media_type.lower()
-        quality[media_type] = max(quality.get(media_type, 0.0), q)
-    problem = quality.get(PROBLEM_JSON, 0.0)
-    return problem > 0 and problem >= quality.get("application/json", 0.0)
-
-
-@dataclasses.dataclass(frozen=True)
-class ErrorResponse:
-    """How to answer a :class:`BusinessException`: status, JSON body and media type."""
-
-    status: int
-    body: dict[str, Any]
-    media_type: str
-
-
-def error_response(error: BusinessException, accept: str | None, path: str) -> ErrorResponse:
-    """The response for ``error``: problem details if the client asks, else ``to_dict()``."""
-    if wants_problem_json(accept):
-        return ErrorResponse(error.http_status, error.to_problem(instance=path), PROBLEM_JSON)
-    return ErrorResponse(error.http_status, error.to_dict(), "application/json")
-
-
-# --8<-- [end:negotiation]
+__all__ = [
+    "USER_HEADER",
+    "ErrorResponse",
+    "authenticated_user",
+    "build_service",
+    "engine_from_environment",
+    "error_response",
+    "json_object",
+    "required",
+    "reservation_json",
+    "schedule_json",
+    "wants_problem_json",
+]

@@ -25,6 +25,7 @@ import enum
 import hashlib
 import importlib
 import inspect
+import os
 import pkgutil
 import sys
 import types
@@ -280,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.public_api", description=__doc__)
     parser.add_argument("--update", action="store_true", help=f"rewrite {SNAPSHOT.name}")
     options = parser.parse_args(argv)
+    # reservation_core.contrib.django's modules import Django models: Django must be set up,
+    # as pytest-django does for the test.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.djangoapp.settings")
+    import django
+
+    django.setup()
     if not options.update:
         sys.stdout.write(snapshot())
         return 0

@@ -1,13 +1,15 @@
-"""reservation_core behind Django: a minimal project without Django's ORM.
+"""reservation_core in a Django project: Django's database, migrations and transactions.
 
-Run from the repository root (the engine comes from ``RESERVATION_CORE_EXAMPLE_DATABASE_URL``,
-default a SQLite file)::
+From the repository root, after ``pip install -e ".[django]"``::
 
+    python -m examples.django_app.manage migrate
     python -m examples.django_app.manage runserver
 
-Django is configured once per process, so the service lives here, set by :func:`create_app`;
-the views ask :func:`service` for it. ONE middleware (``middleware.py``) maps every
-``BusinessException`` in ``process_exception``.
+The database is a SQLite file unless ``RESERVATION_CORE_EXAMPLE_DATABASE_URL`` names
+PostgreSQL or MariaDB (``settings.py``). The app ``reservation_core.contrib.django`` is
+installed: its migrations create the ``rc_`` tables, its middleware answers every
+``BusinessException``, and the views book with ``get_service()`` inside
+``transaction.atomic``, writing an order row with each booking.
 """
 
 from __future__ import annotations
@@ -16,30 +18,12 @@ import os
 
 import django
 from django.core.handlers.wsgi import WSGIHandler
-from sqlalchemy import Engine
 
-from examples._common import build_service, engine_from_environment
-from reservation_core import ReservationService
-
-_services: dict[str, ReservationService] = {}
+SETTINGS = "examples.django_app.settings"
 
 
-def create_app(engine: Engine | None = None) -> WSGIHandler:
-    """Set Django up with this project's settings and a service on ``engine``; the WSGI app.
-
-    Tests inject an engine and drive the app with ``django.test.Client``.
-    """
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_app.settings")
+def create_app() -> WSGIHandler:
+    """Set Django up with this project's settings (unless set already); the WSGI app."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
     django.setup()
-    _services["default"] = build_service(
-        engine if engine is not None else engine_from_environment()
-    )
     return WSGIHandler()
-
-
-def service() -> ReservationService:
-    """The service :func:`create_app` built."""
-    try:
-        return _services["default"]
-    except KeyError:
-        raise RuntimeError("call examples.django_app.create_app() first") from None

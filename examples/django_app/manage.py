@@ -1,11 +1,12 @@
-"""Django's command line for the example: ``python -m examples.django_app.manage runserver``."""
+"""Django's command line for the example: ``python -m examples.django_app.manage migrate``."""
 
+import os
 import sys
 
 from django.core.management import execute_from_command_line
 
-from examples.django_app import create_app
+from examples.django_app import SETTINGS
 
 if __name__ == "__main__":
-    create_app()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
     execute_from_command_line(sys.argv)

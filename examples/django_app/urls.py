@@ -1,10 +1,12 @@
-"""Routes of the example project."""
+"""Routes of the example project: the JSON API and the (read-only) admin."""
 
+from django.contrib import admin
 from django.urls import path
 
 from examples.django_app import views
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("schedules", views.create_schedule),
     path("schedules/<str:schedule_id>", views.get_schedule),
     path("schedules/<str:schedule_id>/reservations", views.create_reservation),

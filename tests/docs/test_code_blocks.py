@@ -72,6 +72,7 @@ def _run_as_test_file(source: str, directory: Path) -> str | None:
     test_file = directory / f"test_block_{len(list(directory.glob('test_block_*')))}.py"
     test_file.write_text(source)
     env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # set by pytest-django for this suite, not a reader's
     env["DATABASE_URL"] = os.environ.get(
         "RESERVATION_CORE_POSTGRESQL_URL", f"sqlite:///{directory / 'block.sqlite3'}"
     )

@@ -32,6 +32,8 @@ PUBLIC_MODULES = [
     "reservation_core.migrations",
     "reservation_core.testing",
     "reservation_core.cli",
+    "reservation_core.contrib.http",
+    "reservation_core.contrib.django",
 ]
 SNIPPET_MARKER = re.compile(r"-\s*-\s*8\s*<\s*-\s*-")
 SNIPPET = re.compile(r'^ *--8<-- "(?P<path>[^":]+):(?P<section>[\w-]+)"$', re.M)

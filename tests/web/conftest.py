@@ -80,12 +80,13 @@ def _flask(engine: Engine) -> Iterator[WebClient]:
     yield WebClient("flask", send)
 
 
-def _django(engine: Engine) -> Iterator[WebClient]:
+def _django() -> Iterator[WebClient]:
+    """The Django example on Django's own test database (SQLite ``default``), per test."""
     from django.test import Client
 
     from examples.django_app import create_app
 
-    create_app(engine)
+    create_app()
     client = Client()
 
     def send(method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Answer:
@@ -97,9 +98,16 @@ def _django(engine: Engine) -> Iterator[WebClient]:
     yield WebClient("django", send)
 
 
-@pytest.fixture(params=APPS)
-def web(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[WebClient]:
-    """Each example app in turn, on the session's SQLite file."""
-    yield from {"fastapi": _fastapi, "flask": _flask, "django": _django}[request.param](
-        sqlite_engine
-    )
+@pytest.fixture(
+    # pytest-django sets the test database up for the Django example's tests.
+    params=[
+        pytest.param(app, marks=[pytest.mark.django_db] if app == "django" else []) for app in APPS
+    ]
+)
+def web(request: pytest.FixtureRequest) -> Iterator[WebClient]:
+    """Each example app in turn: on the session's SQLite file, Django on its own database."""
+    if request.param == "django":
+        yield from _django()
+        return
+    sqlite_engine: Engine = request.getfixturevalue("sqlite_engine")
+    yield from {"fastapi": _fastapi, "flask": _flask}[request.param](sqlite_engine)

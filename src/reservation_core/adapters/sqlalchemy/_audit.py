@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, updat
 from reservation_core._retry import run_in_unit_of_work
 from reservation_core.domain import ReservationStatus
 
+from ._unit_of_work import RunnerUnitOfWork
 from .tables import reservations, schedules
 from .uow import SqlAlchemyUnitOfWork
 
@@ -25,6 +26,7 @@ __all__ = ["AuditReport", "ScheduleDrift", "audit"]
 _log = logging.getLogger("reservation_core.audit")
 
 T = TypeVar("T")
+UnitOfWorkFactory = Callable[[], RunnerUnitOfWork]
 _S, _R = schedules.c, reservations.c
 _CONFIRMED = str(ReservationStatus.CONFIRMED)
 
@@ -138,9 +140,19 @@ def audit(
         >>> report.consistent, [d.schedule_id for d in report.drifts]  # doctest: +SKIP
         (True, ['yoga-monday-0900'])
     """
+    return audit_units(lambda: SqlAlchemyUnitOfWork(engine), repair, schedule_ids=schedule_ids)
+
+
+def audit_units(
+    uow_factory: UnitOfWorkFactory,
+    repair: bool = False,
+    *,
+    schedule_ids: Collection[str] | None = None,
+) -> AuditReport:
+    """:func:`audit`, each step in a unit of work from ``uow_factory`` (the Django app's too)."""
     wanted = None if schedule_ids is None else sorted(set(schedule_ids))
 
-    def find(uow: SqlAlchemyUnitOfWork) -> tuple[int, list[ScheduleDrift]]:
+    def find(uow: RunnerUnitOfWork) -> tuple[int, list[ScheduleDrift]]:
         drifted, count = _DRIFTED, _COUNT
         if wanted is not None:
             drifted, count = drifted.where(_S.id.in_(wanted)), count.where(_S.id.in_(wanted))
@@ -148,7 +160,7 @@ def audit(
         found = [ScheduleDrift(row.id, row.capacity, row.reserved, int(row.actual)) for row in rows]
         return int(uow._runner.execute(count, {}).scalar_one()), found
 
-    checked, drifts = _retrying(engine, find)
+    checked, drifts = _retrying(uow_factory, find)
     for drift in drifts:
         _log.warning(
             "seat count drift on schedule %s: %d stored, %d held by its reservations",
@@ -158,13 +170,13 @@ def audit(
             extra={"schedule_id": drift.schedule_id},
         )
     if repair:
-        fixed = (_retrying(engine, _repairer(drift.schedule_id)) for drift in drifts)
+        fixed = (_retrying(uow_factory, _repairer(drift.schedule_id)) for drift in drifts)
         drifts = [drift for drift in fixed if drift is not None]
     return AuditReport(checked, tuple(drifts), repair)
 
 
-def _repairer(schedule_id: str) -> Callable[[SqlAlchemyUnitOfWork], ScheduleDrift | None]:
-    def repair(uow: SqlAlchemyUnitOfWork) -> ScheduleDrift | None:
+def _repairer(schedule_id: str) -> Callable[[RunnerUnitOfWork], ScheduleDrift | None]:
+    def repair(uow: RunnerUnitOfWork) -> ScheduleDrift | None:
         params = {"schedule_id": schedule_id}
         row = uow._runner.execute(_LOCKED_SCHEDULE, params).first()
         if row is None:  # deleted since it was found
@@ -182,20 +194,18 @@ def _repairer(schedule_id: str) -> Callable[[SqlAlchemyUnitOfWork], ScheduleDrif
     return repair
 
 
-def _retrying(engine: Engine, work: Callable[[SqlAlchemyUnitOfWork], T]) -> T:
+def _retrying(uow_factory: UnitOfWorkFactory, work: Callable[[RunnerUnitOfWork], T]) -> T:
     """Run ``work`` in a fresh unit of work, again on transient trouble, like the service."""
-    return run_in_unit_of_work(
-        lambda: SqlAlchemyUnitOfWork(engine), work, max_attempts=_ATTEMPTS, backoff=0.01
-    )
+    return run_in_unit_of_work(uow_factory, work, max_attempts=_ATTEMPTS, backoff=0.01)
 
 
 def remove_schedules(engine: Engine, schedule_ids: Collection[str]) -> None:
     """Delete schedules and their reservations (the CLI's clean-up of its own runs)."""
     ids = list(schedule_ids)
 
-    def remove(uow: SqlAlchemyUnitOfWork) -> None:
+    def remove(uow: RunnerUnitOfWork) -> None:
         uow._runner.execute(delete(reservations).where(_R.schedule_id.in_(ids)), {})
         uow._runner.execute(delete(schedules).where(_S.id.in_(ids)), {})
         uow.commit()
 
-    _retrying(engine, remove)
+    _retrying(lambda: SqlAlchemyUnitOfWork(engine), remove)

@@ -10,19 +10,19 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, scoped_session
 
 from reservation_core.domain import Reservation
-from reservation_core.ports import AbstractUnitOfWork, DuplicateReservationError
+from reservation_core.ports import DuplicateReservationError
 
 from ._dialects import rules_for
 from ._errors import UniqueViolation, UnsupportedDatabaseError, translated
-from ._repositories import SqlIdempotencyKeys, SqlReservations, SqlSchedules
 from ._runner import Runner
+from ._unit_of_work import RunnerUnitOfWork
 
 __all__ = ["SqlAlchemyUnitOfWork"]
 
 Bind = Engine | Connection | Session | scoped_session[Session]
 
 
-class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
+class SqlAlchemyUnitOfWork(RunnerUnitOfWork):
     """A unit of work on the host's ``Engine``, or inside the host's own transaction.
 
     Given an ``Engine``, each unit of work checks out one connection from the engine's
@@ -80,10 +80,6 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.retryable = isinstance(bind, Engine)
         self._connection: Any = None  # a Connection while entered
         self._savepoint: NestedTransaction | None = None
-        self._runner: Runner
-        self.schedules: SqlSchedules
-        self.reservations: SqlReservations
-        self.idempotency_keys: SqlIdempotencyKeys
 
     def __enter__(self) -> Self:
         bind = self._bind
@@ -101,10 +97,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
                 self._rules.join(connection)
                 ensure = self._begin_savepoint
         self._connection = connection
-        self._runner = runner = Runner(connection, self._rules, ensure)
-        self.schedules = SqlSchedules(runner)
-        self.reservations = SqlReservations(runner)
-        self.idempotency_keys = SqlIdempotencyKeys(runner)
+        self._use(Runner(connection, self._rules, ensure))
         return super().__enter__()
 
     def _begin_own(self) -> None:

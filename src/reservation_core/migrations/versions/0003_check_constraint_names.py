@@ -16,7 +16,7 @@ Create Date: 2026-11-24
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
 revision = "0003_rc_check_names"
 down_revision = "0002_rc_idempotency_keys"
@@ -55,7 +55,7 @@ def _doubled(table: str) -> dict[str, str]:
 
 def upgrade() -> None:
     """Rename the check constraints to their ``create_all`` names."""
-    offline = context.is_offline_mode()
+    offline = op.get_context().as_sql  # --sql: nothing to inspect
     if offline and op.get_context().dialect.name == "sqlite":
         return  # a table rebuild needs the live table
     for table in _CHECKS:

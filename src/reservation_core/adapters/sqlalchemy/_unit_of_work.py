@@ -1,0 +1,28 @@
+"""What every unit of work over :class:`._runner.Runner` shares: its three repositories.
+
+``SqlAlchemyUnitOfWork`` runs them on a SQLAlchemy connection, the Django integration on a
+Django connection; the repositories, statements and dialect rules are the same (private).
+"""
+
+from __future__ import annotations
+
+from reservation_core.ports import AbstractUnitOfWork
+
+from ._repositories import SqlIdempotencyKeys, SqlReservations, SqlSchedules
+from ._runner import Runner
+
+
+class RunnerUnitOfWork(AbstractUnitOfWork):
+    """A unit of work whose repositories run the prebuilt statements on one runner."""
+
+    _runner: Runner
+    schedules: SqlSchedules
+    reservations: SqlReservations
+    idempotency_keys: SqlIdempotencyKeys
+
+    def _use(self, runner: Runner) -> None:
+        """Run the repositories on ``runner`` from now on."""
+        self._runner = runner
+        self.schedules = SqlSchedules(runner)
+        self.reservations = SqlReservations(runner)
+        self.idempotency_keys = SqlIdempotencyKeys(runner)

@@ -1,0 +1,43 @@
+"""Read-only admin pages for schedules and reservations.
+
+Nothing can be added, changed or deleted here: a change of seats or status must go through
+``ReservationService`` (``change_capacity``, ``cancel_reservation``, ...), which keeps the
+seat count and the state machine right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+
+from .models import Reservation, Schedule
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(_ReadOnlyAdmin):
+    """Schedules with their capacity and reserved seats."""
+
+    list_display = ("id", "capacity", "reserved")
+    search_fields = ("id",)
+
+
+@admin.register(Reservation)
+class ReservationAdmin(_ReadOnlyAdmin):
+    """Reservations, newest first, filterable by status."""
+
+    list_display = ("id", "schedule", "user_id", "quantity", "status", "created_at")
+    list_filter = ("status",)
+    list_select_related = ("schedule",)
+    search_fields = ("id", "user_id", "schedule__id")

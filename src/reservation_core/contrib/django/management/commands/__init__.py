@@ -1,0 +1,1 @@
+"""``reservation_core_audit``."""

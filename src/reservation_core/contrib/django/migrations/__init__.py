@@ -1,0 +1,1 @@
+"""Django migrations of the ``rc_`` tables: one per revision of the Alembic branch."""

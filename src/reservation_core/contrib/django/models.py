@@ -1,0 +1,52 @@
+"""Read-only Django models over the ``rc_`` tables, for the admin and for reporting.
+
+The tables belong to reservation_core (``managed = False``): its migrations create them,
+and every write goes through ``ReservationService``; writing through these models would
+bypass the seat count and the state machine.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Schedule(models.Model):
+    """A row of ``rc_schedules``."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    capacity = models.IntegerField()
+    reserved = models.IntegerField()
+
+    class Meta:
+        """Unmanaged: reservation_core's migrations own the table."""
+
+        managed = False
+        db_table = "rc_schedules"
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.reserved}/{self.capacity})"
+
+
+class Reservation(models.Model):
+    """A row of ``rc_reservations``."""
+
+    id = models.CharField(primary_key=True, max_length=36)
+    schedule = models.ForeignKey(
+        Schedule, on_delete=models.DO_NOTHING, db_column="schedule_id", db_constraint=False
+    )
+    user_id = models.CharField(max_length=64)
+    quantity = models.IntegerField()
+    status = models.CharField(max_length=16)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        """Unmanaged: reservation_core's migrations own the table."""
+
+        managed = False
+        db_table = "rc_reservations"
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return str(self.id)
