@@ -14,7 +14,7 @@ from reservation_core.ports import AbstractUnitOfWork, DuplicateReservationError
 
 from ._dialects import rules_for
 from ._errors import UniqueViolation, UnsupportedDatabaseError, translated
-from ._repositories import SqlIdempotencyKeys, SqlReservations, SqlSchedules
+from ._repositories import SqlEvents, SqlIdempotencyKeys, SqlReservations, SqlSchedules
 from ._runner import Runner
 
 __all__ = ["SqlAlchemyUnitOfWork"]
@@ -84,6 +84,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.schedules: SqlSchedules
         self.reservations: SqlReservations
         self.idempotency_keys: SqlIdempotencyKeys
+        self.events: SqlEvents
 
     def __enter__(self) -> Self:
         bind = self._bind
@@ -105,6 +106,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.schedules = SqlSchedules(runner)
         self.reservations = SqlReservations(runner)
         self.idempotency_keys = SqlIdempotencyKeys(runner)
+        self.events = SqlEvents(runner)
         return super().__enter__()
 
     def _begin_own(self) -> None:
