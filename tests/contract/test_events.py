@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -15,14 +15,7 @@ from reservation_core import (
     ReservationStatus,
 )
 from tests.backends import Backend
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.clock import Clock
 
 
 @pytest.fixture
@@ -127,7 +120,9 @@ def test_every_consumer_gets_every_event(
     assert mine(drain(service, emails), sid) == expected
 
 
-def test_the_limit_bounds_a_claim(service: ReservationService, new_id: Callable[[str], str]) -> None:
+def test_the_limit_bounds_a_claim(
+    service: ReservationService, new_id: Callable[[str], str]
+) -> None:
     consumer, sid = new_id("consumer"), new_id("s")
     service.create_schedule(sid, 10)
     for n in range(3):
