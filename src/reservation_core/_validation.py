@@ -151,3 +151,38 @@ def _bad_clock(reason: str, reading: object) -> BusinessException:
         f"clock: {reason}",
         details={"field": "clock", "reason": reason, "value": shown},
     )
+
+
+#: The most events one claim or acknowledgement may name.
+MAX_EVENT_BATCH = 10_000
+
+
+def check_batch(field: str, value: object) -> int:
+    """A batch size: an ``int`` (not ``bool``) in ``1..MAX_EVENT_BATCH``."""
+    if type(value) is not int:
+        raise _invalid(field, "must be an integer", value)
+    if not 1 <= value <= MAX_EVENT_BATCH:
+        raise _invalid(field, f"must be between 1 and {MAX_EVENT_BATCH}", value)
+    return value
+
+
+def check_duration(field: str, value: object) -> timedelta:
+    """A positive ``timedelta`` of at most 36,500 days."""
+    if not isinstance(value, timedelta):
+        raise _invalid(field, "must be a datetime.timedelta", value)
+    if not timedelta(0) < value <= MAX_IDEMPOTENCY_TTL:
+        raise _invalid(field, "must be positive and at most 36500 days", str(value))
+    return value
+
+
+def check_event_ids(field: str, value: object) -> list[int]:
+    """Event ids: an iterable of positive ``int`` (not ``bool``), at most a batch of them."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise _invalid(field, "must be an iterable of event ids", value)
+    ids = list(value)
+    if len(ids) > MAX_EVENT_BATCH:
+        raise _invalid(field, f"must name at most {MAX_EVENT_BATCH} events", len(ids))
+    for event_id in ids:
+        if type(event_id) is not int or not 1 <= event_id <= 2**63 - 1:
+            raise _invalid(field, "must hold positive integer event ids", event_id)
+    return ids

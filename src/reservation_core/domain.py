@@ -17,8 +17,10 @@ __all__ = [
     "TRANSITIONS",
     "Action",
     "Reservation",
+    "ReservationEvent",
     "ReservationStatus",
     "Schedule",
+    "event_type",
     "transition_target",
 ]
 
@@ -115,3 +117,36 @@ class Reservation:
     status: ReservationStatus
     created_at: datetime
     updated_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReservationEvent:
+    """A reservation's state change, appended in the transaction that made it.
+
+    Every change a reservation goes through (made ``CONFIRMED``, ``CANCELLED``,
+    ``REFUNDED``, ...) has exactly one event, committed or rolled back with the change:
+    no event without its change, no change without its event.
+
+    Attributes:
+        id: increasing with the order the events were written (not always the order
+            their transactions committed: a consumer may see a lower id after a higher).
+        type: ``"reservation."`` and the new status in lower case, e.g.
+            ``"reservation.refunded"``.
+        reservation_id, schedule_id, user_id, quantity: the reservation's fields.
+        status: the status the reservation moved to.
+        occurred_at: when (timezone-aware UTC): the reservation's ``updated_at``.
+    """
+
+    id: int
+    type: str
+    reservation_id: str
+    schedule_id: str
+    user_id: str
+    quantity: int
+    status: ReservationStatus
+    occurred_at: datetime
+
+
+def event_type(status: ReservationStatus) -> str:
+    """The event type of a move to ``status``: ``reservation.confirmed``, ..."""
+    return f"reservation.{status.lower()}"

@@ -22,12 +22,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from reservation_core.domain import Reservation, ReservationStatus, Schedule
+from reservation_core.domain import Reservation, ReservationEvent, ReservationStatus, Schedule
 
 __all__ = [
     "AbstractUnitOfWork",
     "ConnectionLost",
     "DuplicateReservationError",
+    "EventRepository",
     "IdempotencyKeyRepository",
     "IdempotencyKeyTaken",
     "IdempotencyRecord",
@@ -94,7 +95,9 @@ class ReservationRepository(Protocol):
     """Reservations, seen through the current unit of work."""
 
     def add(self, reservation: Reservation) -> bool:
-        """Take ``reservation.quantity`` seats and store the reservation, atomically.
+        """Take ``reservation.quantity`` seats and store the reservation and its event.
+
+        All three happen, atomically, or none.
 
         Returns ``False``, having changed nothing, when the schedule does not exist or has
         fewer seats left. Raises :class:`DuplicateReservationError` when the user already
@@ -114,7 +117,10 @@ class ReservationRepository(Protocol):
         to_status: ReservationStatus,
         at: datetime,
     ) -> bool:
-        """Compare-and-set the status; ``False`` if it was not ``from_status``."""
+        """Compare-and-set the status, appending the move's event.
+
+        ``False``, writing nothing, if the status was not ``from_status``.
+        """
 
 
 class IdempotencyKeyRepository(Protocol):
@@ -138,6 +144,30 @@ class IdempotencyKeyRepository(Protocol):
         """Delete records created before the instant; returns how many."""
 
 
+class EventRepository(Protocol):
+    """The events of reservation changes, and each consumer's deliveries of them.
+
+    A consumer (a name) claims events it has not acknowledged; a claim is leased, and
+    events whose lease ran out unacknowledged are claimed again (at-least-once). Claims
+    of one consumer are serialized; different consumers never wait on each other.
+    """
+
+    def claim(
+        self, consumer: str, limit: int, now: datetime, lease_expired: datetime
+    ) -> list[ReservationEvent]:
+        """Lease to ``consumer`` up to ``limit`` events, oldest first, stamped ``now``.
+
+        An event is claimable when the consumer never claimed it, or claimed it before
+        ``lease_expired`` and never acknowledged it.
+        """
+
+    def ack(self, consumer: str, event_ids: list[int], now: datetime) -> int:
+        """Record the events as delivered to ``consumer``; returns how many were newly."""
+
+    def purge(self, occurred_before: datetime) -> int:
+        """Delete events (and their deliveries) older than the instant; returns how many."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """One transaction over the repositories, used as a context manager.
 
@@ -149,6 +179,7 @@ class AbstractUnitOfWork(abc.ABC):
     schedules: ScheduleRepository
     reservations: ReservationRepository
     idempotency_keys: IdempotencyKeyRepository
+    events: EventRepository
     #: Whether the service may run the use case again in a fresh unit of work after a
     #: transient conflict. ``False`` for a unit of work inside the host's transaction,
     #: whose earlier statements the library cannot replay.

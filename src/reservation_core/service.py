@@ -8,7 +8,7 @@ import functools
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -16,7 +16,10 @@ from reservation_core._admission import Admission
 from reservation_core._observing import Observer, observed
 from reservation_core._retry import run_in_unit_of_work
 from reservation_core._validation import (
+    check_batch,
     check_count,
+    check_duration,
+    check_event_ids,
     check_id,
     check_optional_id,
     check_service_options,
@@ -25,6 +28,7 @@ from reservation_core._validation import (
 from reservation_core.domain import (
     Action,
     Reservation,
+    ReservationEvent,
     ReservationStatus,
     Schedule,
     transition_target,
@@ -281,6 +285,78 @@ class ReservationService:
 
         def use_case(uow: AbstractUnitOfWork) -> int:
             count = uow.idempotency_keys.purge(self._now() - self._idempotency_ttl)
+            uow.commit()
+            return count
+
+        return self._run(use_case)
+
+    # -- events ----------------------------------------------------------------------------
+
+    @observed
+    def claim_events(
+        self, consumer: str, *, limit: int = 100, lease: timedelta = timedelta(seconds=30)
+    ) -> list[ReservationEvent]:
+        """Lease to ``consumer`` up to ``limit`` events it has not acknowledged, oldest first.
+
+        Every reservation change has exactly one event, written in the change's own
+        transaction (see :class:`~reservation_core.ReservationEvent`). Each consumer — a
+        name of your choosing, one per purpose ("refunds", "emails") — gets every event
+        at least once: an event claimed and not acknowledged (:meth:`ack_events`) within
+        ``lease`` is claimed again, by any process of the same consumer. Processes of one
+        consumer share the work: their claims are serialized and never overlap while a
+        lease runs. Handle each event idempotently, keyed by ``event.id``.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR`` (``consumer`` an id, ``limit`` in
+                ``1..10000``, ``lease`` a positive ``timedelta``).
+        """
+        check_id("consumer", consumer)
+        check_batch("limit", limit)
+        check_duration("lease", lease)
+
+        def use_case(uow: AbstractUnitOfWork) -> list[ReservationEvent]:
+            now = self._now()
+            claimed = uow.events.claim(consumer, limit, now, now - lease)
+            uow.commit()
+            return claimed
+
+        return self._run(use_case)
+
+    @observed
+    def ack_events(self, consumer: str, event_ids: Iterable[int]) -> int:
+        """Record events as handled by ``consumer``; they are never claimed by it again.
+
+        Returns how many were newly acknowledged (an id acknowledged before, or never
+        claimed by the consumer, counts for nothing).
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR`` (``event_ids`` positive integers, at
+                most 10,000).
+        """
+        check_id("consumer", consumer)
+        ids = check_event_ids("event_ids", event_ids)
+
+        def use_case(uow: AbstractUnitOfWork) -> int:
+            count = uow.events.ack(consumer, ids, self._now())
+            uow.commit()
+            return count
+
+        return self._run(use_case)
+
+    @observed
+    def purge_events(self, older_than: timedelta) -> int:
+        """Delete the events (and their deliveries) older than ``older_than``.
+
+        Whether or not every consumer has acknowledged them: choose a retention longer
+        than any consumer may lag. Returns how many events were deleted.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR`` (a positive ``timedelta``).
+        """
+        check_duration("older_than", older_than)
+
+        def use_case(uow: AbstractUnitOfWork) -> int:
+            count = uow.events.purge(self._now() - older_than)
             uow.commit()
             return count
 

@@ -130,7 +130,7 @@ def test_migrate_builds_the_schema_and_prints_its_sql(name: str, tmp_path: Path)
         for _ in range(2):  # a second run finds nothing to do
             result = run_cli("migrate", "--url", url)
             assert result.returncode == 0, result.stderr
-            assert "0003_rc_check_names" in result.stdout
+            assert "0004_rc_events" in result.stdout
         tables = set(inspect(engine).get_table_names())
         assert set(metadata.tables) | {migrations.VERSION_TABLE} <= tables
     finally:
@@ -152,7 +152,7 @@ def test_migrate_adopts_tables_made_by_create_all(name: str, tmp_path: Path) -> 
         adopted = run_cli("migrate", "--url", url, "--adopt")
         assert adopted.returncode == 0, adopted.stderr
         assert "adopted the rc_ tables made by metadata.create_all" in adopted.stdout
-        assert migrations.current_revision(engine) == ("0003_rc_check_names",)
+        assert migrations.current_revision(engine) == ("0004_rc_events",)
         again = run_cli("migrate", "--url", url, "--adopt")  # safe in every deployment
         assert again.returncode == 0, again.stderr
         assert "adopted" not in again.stdout

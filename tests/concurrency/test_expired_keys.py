@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from reservation_core import BusinessException, ReservationService, ReservationStatus
 from tests.backends import Backend
+from tests.clock import Clock
 from tests.concurrency.race import outcomes, race
 
 ROUNDS = 3
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _expired_key(
     backend: Backend, new_id: Callable[[str], str], user: str, quantity: int
 ) -> tuple[ReservationService, str, str, str]:
     """A schedule and a key whose booking was cancelled, then the key expired."""
-    clock = _Clock()
+    clock = Clock()
     service = backend.service(clock=clock, idempotency_ttl=timedelta(minutes=5))
     sid, key = new_id("s"), new_id("key")
     service.create_schedule(sid, 10)

@@ -8,12 +8,19 @@ rollback replays the journal backwards, so it costs what the unit of work change
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Self, TypeVar
 
-from reservation_core.domain import Reservation, ReservationStatus, Schedule
+from reservation_core.domain import (
+    Reservation,
+    ReservationEvent,
+    ReservationStatus,
+    Schedule,
+    event_type,
+)
 from reservation_core.ports import (
     AbstractUnitOfWork,
     DuplicateReservationError,
@@ -40,6 +47,10 @@ class InMemoryStore:
         #: The duplicate guard, like a unique index: (schedule, user) -> CONFIRMED reservation id.
         self.confirmed: dict[tuple[str, str], str] = {}
         self.idempotency_keys: dict[tuple[str, str], IdempotencyRecord] = {}
+        #: The events by id, and each consumer's deliveries: (claimed_at, acked_at).
+        self.events: dict[int, ReservationEvent] = {}
+        self.deliveries: dict[tuple[str, int], tuple[datetime, datetime | None]] = {}
+        self.event_ids = itertools.count(1)
 
 
 class _Journal:
@@ -124,7 +135,22 @@ class _Reservations:
         self._schedules.take_seats(schedule, reservation.quantity)
         self._journal.put(self._store.confirmed, slot, reservation.id)
         self._journal.put(self._store.reservations, reservation.id, reservation)
+        self._append_event(reservation)
         return True
+
+    def _append_event(self, reservation: Reservation) -> None:
+        event_id = next(self._store.event_ids)  # never reused, like a sequence
+        event = ReservationEvent(
+            id=event_id,
+            type=event_type(reservation.status),
+            reservation_id=reservation.id,
+            schedule_id=reservation.schedule_id,
+            user_id=reservation.user_id,
+            quantity=reservation.quantity,
+            status=reservation.status,
+            occurred_at=reservation.updated_at,
+        )
+        self._journal.put(self._store.events, event_id, event)
 
     def get(self, reservation_id: str) -> Reservation | None:
         return self._store.reservations.get(reservation_id)
@@ -150,6 +176,7 @@ class _Reservations:
             self._journal.pop(self._store.confirmed, slot)
         if to_status is ReservationStatus.CONFIRMED:
             self._journal.put(self._store.confirmed, slot, reservation_id)
+        self._append_event(moved)
         return True
 
 
@@ -183,6 +210,43 @@ class _IdempotencyKeys:
         return len(expired)
 
 
+class _Events:
+    def __init__(self, store: InMemoryStore, journal: _Journal) -> None:
+        self._store, self._journal = store, journal
+
+    def claim(
+        self, consumer: str, limit: int, now: datetime, lease_expired: datetime
+    ) -> list[ReservationEvent]:
+        deliveries = self._store.deliveries
+        claimed: list[ReservationEvent] = []
+        for event_id in sorted(self._store.events):
+            delivery = deliveries.get((consumer, event_id))
+            if delivery is None or (delivery[1] is None and delivery[0] < lease_expired):
+                claimed.append(self._store.events[event_id])
+                self._journal.put(deliveries, (consumer, event_id), (now, None))
+                if len(claimed) == limit:
+                    break
+        return claimed
+
+    def ack(self, consumer: str, event_ids: list[int], now: datetime) -> int:
+        acked = 0
+        for event_id in set(event_ids):
+            delivery = self._store.deliveries.get((consumer, event_id))
+            if delivery is not None and delivery[1] is None:
+                self._journal.put(self._store.deliveries, (consumer, event_id), (delivery[0], now))
+                acked += 1
+        return acked
+
+    def purge(self, occurred_before: datetime) -> int:
+        old = [i for i, e in self._store.events.items() if e.occurred_at < occurred_before]
+        for event_id in old:
+            self._journal.pop(self._store.events, event_id)
+        gone = set(old)
+        for slot in [slot for slot in self._store.deliveries if slot[1] in gone]:
+            self._journal.pop(self._store.deliveries, slot)
+        return len(old)
+
+
 class InMemoryUnitOfWork(AbstractUnitOfWork):
     """A unit of work over an :class:`InMemoryStore`.
 
@@ -205,6 +269,7 @@ class InMemoryUnitOfWork(AbstractUnitOfWork):
         self.schedules = schedules
         self.reservations = _Reservations(store, self._journal, schedules)
         self.idempotency_keys = _IdempotencyKeys(store, self._journal)
+        self.events = _Events(store, self._journal)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

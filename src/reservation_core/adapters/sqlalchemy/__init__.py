@@ -18,6 +18,9 @@ Examples:
 from reservation_core.adapters.sqlalchemy._audit import AuditReport, ScheduleDrift, audit
 from reservation_core.adapters.sqlalchemy._dialects import recommended_engine_options
 from reservation_core.adapters.sqlalchemy.tables import (
+    event_consumers,
+    event_deliveries,
+    events,
     idempotency_keys,
     metadata,
     reservations,
@@ -30,6 +33,9 @@ __all__ = [
     "ScheduleDrift",
     "SqlAlchemyUnitOfWork",
     "audit",
+    "event_consumers",
+    "event_deliveries",
+    "events",
     "idempotency_keys",
     "metadata",
     "recommended_engine_options",

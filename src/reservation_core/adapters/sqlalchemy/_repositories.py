@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from reservation_core.domain import Reservation, ReservationStatus, Schedule
+from reservation_core.domain import Reservation, ReservationEvent, ReservationStatus, Schedule
 from reservation_core.ports import (
     DuplicateReservationError,
     IdempotencyKeyTaken,
     IdempotencyRecord,
+    TransientConflict,
 )
 
 from . import _statements as sql
@@ -76,13 +77,8 @@ class SqlReservations(_Repository):
         to_status: ReservationStatus,
         at: datetime,
     ) -> bool:
-        params = {
-            "reservation_id": reservation_id,
-            "from_status": str(from_status),
-            "to_status": str(to_status),
-            "at": at,
-        }
-        return self._runner.execute(sql.TRANSITION, params).rowcount == 1
+        params = sql.transition_params(reservation_id, from_status, to_status, at)
+        return self._runner.transition(params)
 
 
 class SqlIdempotencyKeys(_Repository):
@@ -119,3 +115,56 @@ class SqlIdempotencyKeys(_Repository):
 
     def purge(self, created_before: datetime) -> int:
         return self._runner.execute(sql.PURGE_KEYS, {"before": created_before}).rowcount
+
+
+class SqlEvents(_Repository):
+    def claim(
+        self, consumer: str, limit: int, now: datetime, lease_expired: datetime
+    ) -> list[ReservationEvent]:
+        run = self._runner.execute
+        # The consumer's row lock serializes its claims: the next one sees this one's.
+        if run(sql.TOUCH_CONSUMER, {"p_consumer": consumer, "p_now": now}).rowcount != 1:
+            row = {"consumer": consumer, "claimed_at": now}
+            if not self._runner.unless_taken(lambda: run(sql.ADD_CONSUMER, row)):
+                raise TransientConflict("a consumer's first claims raced")
+        found = run(
+            sql.CLAIMABLE.limit(limit), {"p_consumer": consumer, "p_lease_expired": lease_expired}
+        ).all()
+        fresh = [
+            {"consumer": consumer, "event_id": r.id, "claimed_at": now}
+            for r in found
+            if r.claimed_before is None
+        ]
+        renewed = [
+            {"p_consumer": consumer, "p_event_id": r.id, "p_now": now}
+            for r in found
+            if r.claimed_before is not None
+        ]
+        if fresh:
+            run(sql.ADD_DELIVERY, fresh)  # type: ignore[arg-type]
+        if renewed:
+            run(sql.RENEW_DELIVERY, renewed)  # type: ignore[arg-type]
+        return [_event(row) for row in found]
+
+    def ack(self, consumer: str, event_ids: list[int], now: datetime) -> int:
+        if not event_ids:
+            return 0
+        params = {"p_consumer": consumer, "p_event_ids": sorted(set(event_ids)), "p_now": now}
+        return self._runner.execute(sql.ACK, params).rowcount
+
+    def purge(self, occurred_before: datetime) -> int:
+        self._runner.execute(sql.PURGE_DELIVERIES, {"p_before": occurred_before})
+        return self._runner.execute(sql.PURGE_EVENTS, {"p_before": occurred_before}).rowcount
+
+
+def _event(row: Row[Any]) -> ReservationEvent:
+    return ReservationEvent(
+        id=int(row.id),
+        type=row.type,
+        reservation_id=row.reservation_id,
+        schedule_id=row.schedule_id,
+        user_id=row.user_id,
+        quantity=row.quantity,
+        status=ReservationStatus(row.status),
+        occurred_at=row.occurred_at,
+    )

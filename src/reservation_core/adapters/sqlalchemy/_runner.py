@@ -46,6 +46,12 @@ class Runner:
             self._ensure()
             return self.rules.book(self.connection, reservation)
 
+    def transition(self, params: dict[str, Any]) -> bool:
+        """Compare-and-set a reservation's status and append its event."""
+        with translated(self._classify):
+            self._ensure()
+            return self.rules.transition(self.connection, params)
+
     @staticmethod
     def unless_taken(write: Callable[[], object]) -> bool:
         """Run ``write``; ``False`` instead of an error if a unique constraint refused it."""

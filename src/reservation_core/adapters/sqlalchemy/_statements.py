@@ -9,6 +9,7 @@ name where a statement also sets columns: SQLAlchemy would turn such a key into 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -17,7 +18,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     insert,
-    literal_column,
+    or_,
     select,
     update,
 )
@@ -25,11 +26,19 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 
-from reservation_core.domain import Reservation
+from reservation_core.domain import Reservation, ReservationStatus, event_type
 
-from .tables import idempotency_keys, reservations, schedules
+from .tables import (
+    event_consumers,
+    event_deliveries,
+    events,
+    idempotency_keys,
+    reservations,
+    schedules,
+)
 
 _S, _R, _K = schedules.c, reservations.c, idempotency_keys.c
+_E, _C, _D = events.c, event_consumers.c, event_deliveries.c
 
 # -- schedules --------------------------------------------------------------------------------
 
@@ -98,11 +107,94 @@ def seats_of(reservation: Reservation) -> dict[str, Any]:
     return {"p_schedule_id": reservation.schedule_id, "p_quantity": reservation.quantity}
 
 
-def _book_in_one_statement() -> Insert:
-    """Take the seats and insert the reservation in one statement (PostgreSQL).
+# -- events -----------------------------------------------------------------------------------
 
-    The UPDATE runs in a data-modifying CTE whose RETURNING row feeds the INSERT: one
-    round trip while the schedule row is locked instead of two.
+EVENT_KEYS = [
+    "type",
+    "reservation_id",
+    "schedule_id",
+    "user_id",
+    "quantity",
+    "status",
+    "occurred_at",
+]
+APPEND_EVENT = insert(events)
+
+
+def event_row(reservation: Reservation) -> dict[str, Any]:
+    """The ``rc_events`` row of a reservation as it now is (keys: :data:`EVENT_KEYS`)."""
+    return {
+        "type": event_type(reservation.status),
+        "reservation_id": reservation.id,
+        "schedule_id": reservation.schedule_id,
+        "user_id": reservation.user_id,
+        "quantity": reservation.quantity,
+        "status": str(reservation.status),
+        "occurred_at": reservation.updated_at,
+    }
+
+
+# After a compare-and-set moved a reservation: its event, from the row as it now is.
+APPEND_TRANSITION_EVENT = insert(events).from_select(
+    EVENT_KEYS,
+    select(
+        bindparam("p_type", type_=_E.type.type),
+        _R.id,
+        _R.schedule_id,
+        _R.user_id,
+        _R.quantity,
+        _R.status,
+        _R.updated_at,
+    ).where(_R.id == bindparam("reservation_id")),
+)
+
+
+def transition_params(
+    reservation_id: str,
+    from_status: ReservationStatus,
+    to_status: ReservationStatus,
+    at: datetime,
+) -> dict[str, Any]:
+    """The parameters of :data:`TRANSITION` (and of the event statements that follow it)."""
+    return {
+        "reservation_id": reservation_id,
+        "from_status": str(from_status),
+        "to_status": str(to_status),
+        "at": at,
+        "p_type": event_type(to_status),
+    }
+
+
+def _transition_with_event() -> Insert:
+    """The compare-and-set and its event in one statement (PostgreSQL).
+
+    The UPDATE runs in a data-modifying CTE whose RETURNING row feeds the event's INSERT:
+    its rowcount (1 or 0) says whether the status moved.
+    """
+    moved = TRANSITION.returning(
+        _R.id, _R.schedule_id, _R.user_id, _R.quantity, _R.status, _R.updated_at
+    ).cte("moved")
+    rows = select(
+        bindparam("p_type", type_=_E.type.type),
+        moved.c.id,
+        moved.c.schedule_id,
+        moved.c.user_id,
+        moved.c.quantity,
+        moved.c.status,
+        moved.c.updated_at,
+    )
+    return insert(events).from_select(EVENT_KEYS, rows).execution_options(preserve_rowcount=True)
+
+
+TRANSITION_WITH_EVENT = _transition_with_event()
+
+
+def _book_in_one_statement() -> Insert:
+    """Take the seats, insert the reservation and its event in one statement (PostgreSQL).
+
+    The UPDATE runs in a data-modifying CTE whose RETURNING row feeds the reservation's
+    INSERT, whose RETURNING row feeds the event's: one round trip while the schedule row is
+    locked. The final INSERT's rowcount says whether seats were taken.
     """
     taken = TAKE_SEATS.returning(_S.id).cte("taken")
     rows = select(
@@ -110,16 +202,27 @@ def _book_in_one_statement() -> Insert:
         taken.c.id,
         bindparam("p_user_id", type_=_R.user_id.type),
         bindparam("p_quantity", type_=_R.quantity.type),
-        literal_column("'CONFIRMED'"),
+        bindparam("p_status", type_=_R.status.type),
         bindparam("p_created_at", type_=_R.created_at.type),
         bindparam("p_created_at", type_=_R.updated_at.type),
     )
-    # SQLAlchemy keeps an INSERT's rowcount only when asked; it says whether seats were taken.
-    return (
+    booked = (
         insert(reservations)
         .from_select(RESERVATION_KEYS, rows)
-        .execution_options(preserve_rowcount=True)
+        .returning(_R.id, _R.schedule_id, _R.user_id, _R.quantity, _R.status, _R.updated_at)
+        .cte("booked")
     )
+    event = select(
+        bindparam("p_type", type_=_E.type.type),
+        booked.c.id,
+        booked.c.schedule_id,
+        booked.c.user_id,
+        booked.c.quantity,
+        booked.c.status,
+        booked.c.updated_at,
+    )
+    # SQLAlchemy keeps an INSERT's rowcount only when asked; it says whether seats were taken.
+    return insert(events).from_select(EVENT_KEYS, event).execution_options(preserve_rowcount=True)
 
 
 BOOK_IN_ONE_STATEMENT = _book_in_one_statement()
@@ -132,8 +235,60 @@ def book_in_one_statement_params(reservation: Reservation) -> dict[str, Any]:
         "p_schedule_id": reservation.schedule_id,
         "p_user_id": reservation.user_id,
         "p_quantity": reservation.quantity,
+        "p_status": str(reservation.status),
         "p_created_at": reservation.created_at,
+        "p_type": event_type(reservation.status),
     }
+
+
+# -- event consumers --------------------------------------------------------------------------
+
+TOUCH_CONSUMER = (
+    update(event_consumers)
+    .where(_C.consumer == bindparam("p_consumer"))
+    .values(claimed_at=bindparam("p_now"))
+)
+ADD_CONSUMER = insert(event_consumers)
+_OF_CONSUMER = and_(_D.event_id == _E.id, _D.consumer == bindparam("p_consumer"))
+CLAIMABLE = (
+    select(
+        _E.id,
+        _E.type,
+        _E.reservation_id,
+        _E.schedule_id,
+        _E.user_id,
+        _E.quantity,
+        _E.status,
+        _E.occurred_at,
+        _D.event_id.label("claimed_before"),
+    )
+    .select_from(events.outerjoin(event_deliveries, _OF_CONSUMER))
+    .where(
+        or_(
+            _D.event_id.is_(None),
+            and_(_D.acked_at.is_(None), _D.claimed_at < bindparam("p_lease_expired")),
+        )
+    )
+    .order_by(_E.id)
+)
+ADD_DELIVERY = insert(event_deliveries)
+RENEW_DELIVERY = (
+    update(event_deliveries)
+    .where(_D.consumer == bindparam("p_consumer"), _D.event_id == bindparam("p_event_id"))
+    .values(claimed_at=bindparam("p_now"))
+)
+ACK = (
+    update(event_deliveries)
+    .where(
+        _D.consumer == bindparam("p_consumer"),
+        _D.event_id.in_(bindparam("p_event_ids", expanding=True)),
+        _D.acked_at.is_(None),
+    )
+    .values(acked_at=bindparam("p_now"))
+)
+_OLD_EVENTS = select(_E.id).where(_E.occurred_at < bindparam("p_before"))
+PURGE_DELIVERIES = delete(event_deliveries).where(_D.event_id.in_(_OLD_EVENTS.scalar_subquery()))
+PURGE_EVENTS = delete(events).where(_E.occurred_at < bindparam("p_before"))
 
 
 # -- idempotency keys -------------------------------------------------------------------------

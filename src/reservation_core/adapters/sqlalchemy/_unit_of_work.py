@@ -1,4 +1,4 @@
-"""What every unit of work over :class:`._runner.Runner` shares: its three repositories.
+"""What every unit of work over :class:`._runner.Runner` shares: its repositories.
 
 ``SqlAlchemyUnitOfWork`` runs them on a SQLAlchemy connection, the Django integration on a
 Django connection; the repositories, statements and dialect rules are the same (private).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from reservation_core.ports import AbstractUnitOfWork
 
-from ._repositories import SqlIdempotencyKeys, SqlReservations, SqlSchedules
+from ._repositories import SqlEvents, SqlIdempotencyKeys, SqlReservations, SqlSchedules
 from ._runner import Runner
 
 
@@ -19,6 +19,7 @@ class RunnerUnitOfWork(AbstractUnitOfWork):
     schedules: SqlSchedules
     reservations: SqlReservations
     idempotency_keys: SqlIdempotencyKeys
+    events: SqlEvents
 
     def _use(self, runner: Runner) -> None:
         """Run the repositories on ``runner`` from now on."""
@@ -26,3 +27,4 @@ class RunnerUnitOfWork(AbstractUnitOfWork):
         self.schedules = SqlSchedules(runner)
         self.reservations = SqlReservations(runner)
         self.idempotency_keys = SqlIdempotencyKeys(runner)
+        self.events = SqlEvents(runner)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     Computed,
@@ -25,7 +26,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["idempotency_keys", "metadata", "reservations", "schedules"]
+__all__ = [
+    "event_consumers",
+    "event_deliveries",
+    "events",
+    "idempotency_keys",
+    "metadata",
+    "reservations",
+    "schedules",
+]
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -147,3 +156,48 @@ idempotency_keys = Table(
     **_MYSQL_TABLE,
 )
 """``rc_idempotency_keys``: each user's idempotency keys and the reservation each made."""
+
+#: 64 bits; on SQLite an INTEGER, the only type an auto-incremented rowid key takes.
+_EVENT_ID = BigInteger().with_variant(Integer, "sqlite")
+
+events = Table(
+    "rc_events",
+    metadata,
+    # An increasing id: a sequence (PostgreSQL), AUTO_INCREMENT (MariaDB), SQLite's rowid.
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("type", String(32), nullable=False),
+    Column("reservation_id", String(36), nullable=False),
+    Column("schedule_id", IdString(), nullable=False),
+    Column("user_id", IdString(), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Index(None, "occurred_at"),
+    Index(None, "reservation_id"),
+    **_MYSQL_TABLE,
+)
+"""``rc_events``: every reservation change, written in the transaction that made it."""
+
+event_consumers = Table(
+    "rc_event_consumers",
+    metadata,
+    Column("consumer", IdString(), primary_key=True),
+    # Touched by every claim: its row lock serializes one consumer's claims.
+    Column("claimed_at", UtcDateTime(), nullable=False),
+    **_MYSQL_TABLE,
+)
+"""``rc_event_consumers``: one row per consumer name, locked while it claims events."""
+
+event_deliveries = Table(
+    "rc_event_deliveries",
+    metadata,
+    Column("consumer", IdString(), primary_key=True),
+    Column("event_id", _EVENT_ID, primary_key=True),
+    Column("claimed_at", UtcDateTime(), nullable=False),
+    Column("acked_at", UtcDateTime(), nullable=True),
+    Index(None, "event_id"),
+    **_MYSQL_TABLE,
+)
+"""``rc_event_deliveries``: which consumer claimed, and acknowledged, which event."""

@@ -71,6 +71,17 @@ class DialectRules:
         if connection.execute(sql.TAKE_SEATS, sql.seats_of(reservation)).rowcount != 1:
             return False
         connection.execute(sql.INSERT_RESERVATION, sql.reservation_row(reservation))
+        connection.execute(sql.APPEND_EVENT, sql.event_row(reservation))
+        return True
+
+    def transition(self, connection: Connection, params: dict[str, Any]) -> bool:
+        """Compare-and-set a reservation's status and append its event; ``False`` if not moved.
+
+        ``params`` come from :func:`._statements.transition_params`.
+        """
+        if connection.execute(sql.TRANSITION, params).rowcount != 1:
+            return False
+        connection.execute(sql.APPEND_TRANSITION_EVENT, params)
         return True
 
     def book_and_commit(self, connection: Connection, reservation: Reservation) -> bool | None:

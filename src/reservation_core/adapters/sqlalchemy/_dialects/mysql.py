@@ -23,6 +23,7 @@ from ._base import DialectRules
 
 _TAKE_SEATS = sql.DriverSQL(sql.TAKE_SEATS)
 _INSERT_RESERVATION = sql.DriverSQL(sql.INSERT_RESERVATION, sql.RESERVATION_KEYS)
+_APPEND_EVENT = sql.DriverSQL(sql.APPEND_EVENT, sql.EVENT_KEYS)
 _UTC_DATETIME = UtcDateTime()
 _READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 
@@ -67,7 +68,7 @@ class MySQLRules(DialectRules):
             connection.exec_driver_sql(_READ_COMMITTED)
 
     def book(self, connection: Connection, reservation: Reservation) -> bool:
-        """The two statements as driver SQL compiled once per dialect and paramstyle.
+        """The three statements as driver SQL compiled once per dialect and paramstyle.
 
         The schedule row stays locked from the ``UPDATE`` until ``COMMIT``, so Python run
         between the statements is lock hold time, and with a client's threads sharing
@@ -82,6 +83,10 @@ class MySQLRules(DialectRules):
         row["updated_at"] = _UTC_DATETIME.process_bind_param(reservation.updated_at, dialect)
         insert, insert_params = _INSERT_RESERVATION.for_dialect(dialect)
         connection.exec_driver_sql(insert, insert_params(row))
+        event = sql.event_row(reservation)
+        event["occurred_at"] = row["updated_at"]
+        append, append_params = _APPEND_EVENT.for_dialect(dialect)
+        connection.exec_driver_sql(append, append_params(event))
         return True
 
 

@@ -58,6 +58,9 @@ class PostgreSQLRules(DialectRules):
         params = sql.book_in_one_statement_params(reservation)
         return connection.execute(sql.BOOK_IN_ONE_STATEMENT, params).rowcount == 1
 
+    def transition(self, connection: Connection, params: dict[str, Any]) -> bool:
+        return connection.execute(sql.TRANSITION_WITH_EVENT, params).rowcount == 1
+
     def book_and_commit(self, connection: Connection, reservation: Reservation) -> bool | None:
         """The booking statement in autocommit mode: it is its own transaction.
 
