@@ -46,6 +46,9 @@ def reservation_json(reservation: Reservation) -> dict[str, Any]:
         "status": str(reservation.status),
         "created_at": reservation.created_at.isoformat(),
         "updated_at": reservation.updated_at.isoformat(),
+        "expires_at": None
+        if reservation.expires_at is None
+        else reservation.expires_at.isoformat(),
     }
 
 

@@ -12,7 +12,7 @@ Examples:
     2
 """
 
-from reservation_core.domain import Reservation, ReservationStatus, Schedule
+from reservation_core.domain import Reservation, ReservationPage, ReservationStatus, Schedule
 from reservation_core.errors import HTTP_STATUS, BusinessException, ErrorCode
 from reservation_core.service import ReservationService
 
@@ -23,6 +23,7 @@ __all__ = [
     "BusinessException",
     "ErrorCode",
     "Reservation",
+    "ReservationPage",
     "ReservationService",
     "ReservationStatus",
     "Schedule",

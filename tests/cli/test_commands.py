@@ -130,7 +130,7 @@ def test_migrate_builds_the_schema_and_prints_its_sql(name: str, tmp_path: Path)
         for _ in range(2):  # a second run finds nothing to do
             result = run_cli("migrate", "--url", url)
             assert result.returncode == 0, result.stderr
-            assert "0002_rc_idempotency_keys" in result.stdout
+            assert "0003_rc_holds" in result.stdout
         tables = set(inspect(engine).get_table_names())
         assert set(metadata.tables) | {migrations.VERSION_TABLE} <= tables
     finally:

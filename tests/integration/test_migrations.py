@@ -45,7 +45,7 @@ def test_upgrade_builds_metadata_exactly_and_downgrade_removes_it(empty_engine: 
             connection, opts={"compare_type": True, "version_table": migrations.VERSION_TABLE}
         )
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_heads() == ("0002_rc_idempotency_keys",)
+        assert context.get_current_heads() == ("0003_rc_holds",)
 
     service = ReservationService(lambda: SqlAlchemyUnitOfWork(empty_engine))
     service.create_schedule("migrated", 1)

@@ -27,6 +27,7 @@ def _reservation(row: Row[Any]) -> Reservation:
         status=ReservationStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        expires_at=row.expires_at,
     )
 
 
@@ -64,10 +65,53 @@ class SqlReservations(_Repository):
         row = self._runner.execute(sql.RESERVATION, {"reservation_id": reservation_id}).first()
         return None if row is None else _reservation(row)
 
-    def find_confirmed(self, schedule_id: str, user_id: str) -> Reservation | None:
+    def find_active(self, schedule_id: str, user_id: str) -> Reservation | None:
         params = {"schedule_id": schedule_id, "user_id": user_id}
-        row = self._runner.execute(sql.CONFIRMED, params).first()
+        row = self._runner.execute(sql.ACTIVE, params).first()
         return None if row is None else _reservation(row)
+
+    def confirm_hold(self, reservation_id: str, at: datetime) -> bool:
+        params = {"reservation_id": reservation_id, "at": at}
+        return self._runner.execute(sql.CONFIRM_HOLD, params).rowcount == 1
+
+    def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
+        run = self._runner.execute
+        run(sql.LOCK_SCHEDULE, {"schedule_id": schedule_id})  # lock order: schedule first
+        lapsed = run(sql.LAPSED_HOLDS, {"schedule_id": schedule_id, "at": at}).all()
+        seats = expired = 0
+        for row in lapsed:  # each a compare-and-set: a concurrent confirm or cancel may win
+            if run(sql.EXPIRE_HOLD, {"reservation_id": row.id, "at": at}).rowcount == 1:
+                seats, expired = seats + row.quantity, expired + 1
+        if seats == 0:
+            return expired
+        params = {"schedule_id": schedule_id, "quantity": seats}
+        return expired if run(sql.RELEASE_SEATS, params).rowcount == 1 else None
+
+    def schedules_with_expired_holds(self, at: datetime) -> list[str]:
+        rows = self._runner.execute(sql.SCHEDULES_WITH_LAPSED_HOLDS, {"at": at})
+        return list(rows.scalars())
+
+    def page(
+        self,
+        *,
+        schedule_id: str | None,
+        user_id: str | None,
+        status: ReservationStatus | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Reservation]:
+        query = sql.page(
+            schedule_id is not None, user_id is not None, status is not None, after is not None
+        )
+        params: dict[str, Any] = {
+            "schedule_id": schedule_id,
+            "user_id": user_id,
+            "status": None if status is None else str(status),
+            "limit": limit,
+        }
+        if after is not None:
+            params["after_created_at"], params["after_id"] = after
+        return [_reservation(row) for row in self._runner.execute(query, params)]
 
     def try_transition(
         self,
