@@ -92,6 +92,16 @@ def _drift(schedule_id: str) -> BusinessException:
     )
 
 
+def _checked_hold_for(
+    schedule_id: object, user_id: object, quantity: object, hold_for: object
+) -> timedelta:
+    """``hold_for``, checked after the arguments before it (in signature order)."""
+    check_id("schedule_id", schedule_id)
+    check_id("user_id", user_id)
+    check_count("quantity", quantity, minimum=1)
+    return check_duration("hold_for", hold_for, maximum=MAX_HOLD)
+
+
 def _require(reservation: Reservation | None) -> Reservation:
     if reservation is None:  # pragma: no cover - the last attempt returns or raises
         raise TransientConflict("booking made no progress")
@@ -263,7 +273,13 @@ class ReservationService:
                 ``IDEMPOTENCY_KEY_REUSED``, ``DUPLICATE_RESERVATION`` (the user has an
                 active reservation there), ``CAPACITY_EXCEEDED``.
         """
-        return self._book(schedule_id, user_id, quantity, idempotency_key, hold_for=hold_for)
+        return self._book(
+            schedule_id,
+            user_id,
+            quantity,
+            idempotency_key,
+            hold_for=_checked_hold_for(schedule_id, user_id, quantity, hold_for),
+        )
 
     def confirm_reservation(
         self, reservation_id: str, *, user_id: str | None = None
@@ -461,12 +477,10 @@ class ReservationService:
         *,
         hold_for: timedelta | None,
     ) -> Reservation:
-        """A booking (``hold_for is None``) or a hold: one use case, one code path."""
+        """A booking (``hold_for is None``) or a hold (``hold_for`` already checked)."""
         check_id("schedule_id", schedule_id)
         check_id("user_id", user_id)
         check_count("quantity", quantity, minimum=1)
-        if hold_for is not None:
-            check_duration("hold_for", hold_for, maximum=MAX_HOLD)
         check_optional_id("idempotency_key", idempotency_key)
         fingerprint = _fingerprint(schedule_id, quantity, hold=hold_for is not None)
 

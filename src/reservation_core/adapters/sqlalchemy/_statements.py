@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     Dialect,
+    Integer,
     and_,
     bindparam,
     delete,
@@ -150,7 +151,9 @@ def page(by_schedule: bool, by_user: bool, by_status: bool, after: bool) -> Sele
                 _R.id > bindparam("after_id"),
             ),
         )
-    return query.order_by(_R.created_at, _R.id).limit(bindparam("limit", literal_execute=True))
+    return query.order_by(_R.created_at, _R.id).limit(
+        bindparam("limit", type_=Integer, literal_execute=True)
+    )
 
 
 def reservation_row(reservation: Reservation) -> dict[str, Any]:

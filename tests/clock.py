@@ -1,0 +1,15 @@
+"""A clock tests move by hand, for the service's ``clock=`` option."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
