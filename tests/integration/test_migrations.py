@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from reservation_core import ReservationService, migrations
-from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
+from reservation_core import BusinessException, ReservationService, migrations
+from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, audit, metadata
 from tests.databases import make_engine, separate_database_url
 
 DATABASE = "rc_migrations"
@@ -56,6 +56,59 @@ def test_upgrade_builds_metadata_exactly_and_downgrade_removes_it(empty_engine: 
     assert "rc_idempotency_keys" not in _rc_tables(empty_engine)
     migrations.downgrade(empty_engine)
     assert _rc_tables(empty_engine) == {migrations.VERSION_TABLE}
+
+
+def _schema_differences(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "version_table": migrations.VERSION_TABLE}
+        )
+        return list(compare_metadata(context, metadata))
+
+
+def test_holds_revision_upgrades_a_database_with_data(empty_engine: Engine) -> None:
+    """0003 from 0002 keeps every row, and the new guard covers holds and old bookings."""
+    migrations.upgrade(empty_engine, "0002_rc_idempotency_keys")
+    stamp = "2026-01-01 12:00:00.000001"
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO rc_schedules (id, capacity, reserved) VALUES ('old', 3, 2)")
+        )
+        for rid, user, status in [
+            ("00000000-0000-0000-0000-000000000001", "ann", "CONFIRMED"),
+            ("00000000-0000-0000-0000-000000000002", "bob", "CONFIRMED"),
+            ("00000000-0000-0000-0000-000000000003", "ann", "CANCELLED"),
+        ]:
+            connection.execute(
+                text(
+                    "INSERT INTO rc_reservations (id, schedule_id, user_id, quantity, status, "
+                    "created_at, updated_at) VALUES (:id, 'old', :user, 1, :status, :at, :at)"
+                ),
+                {"id": rid, "user": user, "status": status, "at": stamp},
+            )
+    migrations.upgrade(empty_engine)
+    assert _schema_differences(empty_engine) == []
+
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(empty_engine))
+    kept = service.get_reservation("00000000-0000-0000-0000-000000000001")
+    assert (kept.user_id, kept.status, kept.expires_at) == ("ann", "CONFIRMED", None)
+    assert kept.created_at.microsecond == 1
+    page = service.list_reservations(schedule_id="old")
+    assert [r.status for r in page.items] == ["CONFIRMED", "CONFIRMED", "CANCELLED"]
+    with pytest.raises(BusinessException) as info:  # the old booking is active
+        service.hold_reservation("old", "ann")
+    assert info.value.details == {"reservation_id": kept.id}
+    hold = service.hold_reservation("old", "cy")
+    assert service.get_schedule("old").remaining == 0
+    assert audit(empty_engine).consistent
+
+    with pytest.raises(RuntimeError, match="HELD or EXPIRED"):
+        migrations.downgrade(empty_engine, "0002_rc_idempotency_keys")
+    service.confirm_reservation(hold.id)
+    migrations.downgrade(empty_engine, "0002_rc_idempotency_keys")
+    with empty_engine.connect() as connection:
+        count = connection.execute(text("SELECT COUNT(*) FROM rc_reservations")).scalar_one()
+    assert count == 4
 
 
 def test_upgrade_is_idempotent(empty_engine: Engine) -> None:

@@ -89,7 +89,7 @@ class SqlReservations(_Repository):
 
     def schedules_with_expired_holds(self, at: datetime) -> list[str]:
         rows = self._runner.execute(sql.SCHEDULES_WITH_LAPSED_HOLDS, {"at": at})
-        return list(rows.scalars())
+        return sorted(set(rows.scalars()))
 
     def page(
         self,

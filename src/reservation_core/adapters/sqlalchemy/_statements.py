@@ -117,11 +117,10 @@ EXPIRE_HOLD = (
     )
     .values(status=_EXPIRED, updated_at=bindparam("at"))
 )
-SCHEDULES_WITH_LAPSED_HOLDS = (
-    select(_R.schedule_id)
-    .where(_R.status == _HELD, _R.expires_at <= bindparam("at"))
-    .distinct()
-    .order_by(_R.schedule_id)
+# No DISTINCT: SQLite would answer it by scanning a schedule_id index from end to end; the
+# caller drops repeats. The range on (status, expires_at, schedule_id) covers the query.
+SCHEDULES_WITH_LAPSED_HOLDS = select(_R.schedule_id).where(
+    _R.status == _HELD, _R.expires_at <= bindparam("at")
 )
 
 # -- pages ------------------------------------------------------------------------------------

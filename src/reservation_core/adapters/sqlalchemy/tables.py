@@ -138,8 +138,8 @@ reservations = Table(
     # Keyset pages of a schedule's or a user's reservations, in (created_at, id) order.
     Index(None, "schedule_id", "created_at", "id"),
     Index(None, "user_id", "created_at", "id"),
-    # The sweeper's search for lapsed holds.
-    Index(None, "status", "expires_at"),
+    # The sweeper's search for lapsed holds (covering: it reads only schedule_id).
+    Index(None, "status", "expires_at", "schedule_id"),
     **_MYSQL_TABLE,
 )
 """``rc_reservations``: one row per reservation; a unique index allows one active

@@ -34,7 +34,7 @@ _COPIED = "id, schedule_id, user_id, quantity, status, created_at, updated_at"
 _NEW_INDEXES = {
     "ix_rc_reservations_schedule_id_created_at_id": ["schedule_id", "created_at", "id"],
     "ix_rc_reservations_user_id_created_at_id": ["user_id", "created_at", "id"],
-    "ix_rc_reservations_status_expires_at": ["status", "expires_at"],
+    "ix_rc_reservations_status_expires_at_schedule_id": ["status", "expires_at", "schedule_id"],
 }
 _MYSQL: dict[str, Any] = {
     "mysql_engine": "InnoDB",
