@@ -5,7 +5,15 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from examples._common import json_object, required, reservation_json, schedule_json
+from examples._common import (
+    hold_for,
+    json_object,
+    list_arguments,
+    page_json,
+    required,
+    reservation_json,
+    schedule_json,
+)
 from examples.django_app import service
 
 
@@ -32,6 +40,34 @@ def create_reservation(request: HttpRequest, schedule_id: str) -> JsonResponse:
         idempotency_key=request.headers.get("Idempotency-Key"),
     )
     return JsonResponse(reservation_json(reservation), status=201)
+
+
+@require_POST
+def hold_reservation(request: HttpRequest, schedule_id: str) -> JsonResponse:
+    body = json_object(request.body)
+    reservation = service().hold_reservation(
+        schedule_id,
+        required(body, "user_id"),
+        quantity=body.get("quantity", 1),
+        hold_for=hold_for(body),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
+    return JsonResponse(reservation_json(reservation), status=201)
+
+
+@require_GET
+def list_reservations(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(page_json(service().list_reservations(**list_arguments(request.GET))))
+
+
+@require_POST
+def release_expired_holds(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"expired": service().release_expired_holds()})
+
+
+@require_POST
+def confirm_reservation(request: HttpRequest, reservation_id: str) -> JsonResponse:
+    return JsonResponse(reservation_json(service().confirm_reservation(reservation_id)))
 
 
 @require_GET
