@@ -589,14 +589,22 @@ def build_state_machine(
 
     Each run (Hypothesis example) calls ``make_service()`` once, then drives random
     sequences of ``create_schedule``, ``get_schedule``, ``change_capacity``,
-    ``create_reservation`` (with and without idempotency keys), ``cancel_reservation``,
-    ``refund_reservation`` and ``get_reservation``: several users, ids at the edges
-    (4-byte characters, exactly 64 characters, lookalikes such as ``"a"``/``"A"``/``"a "``),
-    capacities from 0, ownership checks, invalid arguments. It compares every result and
-    every error code, in the contract's precedence, with a pure model, and after every step
-    checks ``reserved == Σ quantity of CONFIRMED`` and ``0 <= reserved <= capacity`` through
-    the public API. A mismatch raises :class:`AssertionError`; Hypothesis then shrinks it to
-    a minimal sequence of calls.
+    ``create_reservation`` and ``hold_reservation`` (with and without idempotency keys),
+    ``confirm_reservation``, ``cancel_reservation``, ``refund_reservation``,
+    ``get_reservation``, ``release_expired_holds`` and ``list_reservations``: several
+    users, ids at the edges (4-byte characters, exactly 64 characters, lookalikes such as
+    ``"a"``/``"A"``/``"a "``), capacities from 0, ownership checks, invalid arguments. It
+    compares every result and every error code, in the contract's precedence, with a pure
+    model, and after every step checks ``reserved == Σ quantity of HELD + CONFIRMED`` and
+    ``0 <= reserved <= capacity`` through the public API.
+
+    If ``make_service`` takes a ``clock`` keyword argument (or ``**options``), each run
+    calls ``make_service(clock=clock)`` with a clock of the machine's own, which starts at
+    the real time and moves only when a rule lets minutes pass, so that holds lapse and
+    expire. Otherwise holds last hours on the real clock and none lapses during a run.
+
+    A mismatch raises :class:`AssertionError`; Hypothesis then shrinks it to a minimal
+    sequence of calls.
 
     Every id the machine makes carries a prefix fresh to each run, so ``make_service`` may
     return services over one shared database that is never reset. The model assumes
@@ -604,8 +612,9 @@ def build_state_machine(
     well above the run's duration).
 
     Args:
-        make_service: a zero-argument callable returning a ``ReservationService``, for
-            example ``lambda: ReservationService(lambda: SqlAlchemyUnitOfWork(engine))``.
+        make_service: a callable returning a ``ReservationService``, for example
+            ``lambda: ReservationService(lambda: SqlAlchemyUnitOfWork(engine))``, or, to
+            exercise expiry, ``lambda clock: ReservationService(..., clock=clock)``.
 
     Returns:
         A ``RuleBasedStateMachine`` subclass: run it with
