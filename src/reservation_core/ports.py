@@ -122,8 +122,8 @@ class ReservationRepository(Protocol):
     def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
         """Move the schedule's holds with ``expires_at <= at`` to ``EXPIRED``; return seats.
 
-        Locks the schedule row first, then compare-and-sets each hold, so a concurrent
-        confirm or cancel of one of them wins or loses as a whole. Returns how many holds
+        When there are any, locks the schedule row first, then compare-and-sets each
+        hold, so a concurrent confirm or cancel of one of them wins or loses as a whole. Returns how many holds
         expired, or ``None`` when the schedule's stored seat count is below what they held
         (drift: the caller rolls back).
         """

@@ -76,8 +76,12 @@ class SqlReservations(_Repository):
 
     def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
         run = self._runner.execute
-        run(sql.LOCK_SCHEDULE, {"schedule_id": schedule_id})  # lock order: schedule first
+        # Looked up without a lock first: a sold-out schedule without lapsed holds (the
+        # common refusal) costs one indexed read and no wait on the schedule's row lock.
         lapsed = run(sql.LAPSED_HOLDS, {"schedule_id": schedule_id, "at": at}).all()
+        if not lapsed:
+            return 0
+        run(sql.LOCK_SCHEDULE, {"schedule_id": schedule_id})  # lock order: schedule first
         seats = expired = 0
         for row in lapsed:  # each a compare-and-set: a concurrent confirm or cancel may win
             if run(sql.EXPIRE_HOLD, {"reservation_id": row.id, "at": at}).rowcount == 1:
