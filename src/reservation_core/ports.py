@@ -123,9 +123,9 @@ class ReservationRepository(Protocol):
         """Move the schedule's holds with ``expires_at <= at`` to ``EXPIRED``; return seats.
 
         When there are any, locks the schedule row first, then compare-and-sets each
-        hold, so a concurrent confirm or cancel of one of them wins or loses as a whole. Returns how many holds
-        expired, or ``None`` when the schedule's stored seat count is below what they held
-        (drift: the caller rolls back).
+        hold, so a concurrent confirm or cancel of one of them wins or loses as a whole.
+        Returns how many holds expired, or ``None`` when the schedule's stored seat count
+        is below what they held (drift: the caller rolls back).
         """
 
     def schedules_with_expired_holds(self, at: datetime) -> list[str]:
