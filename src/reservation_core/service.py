@@ -244,7 +244,8 @@ class ReservationService:
         Raises:
             BusinessException: ``VALIDATION_ERROR``, ``SCHEDULE_NOT_FOUND``,
                 ``IDEMPOTENCY_KEY_REUSED`` (the key was used for another request),
-                ``DUPLICATE_RESERVATION`` (the user holds a confirmed one; details name it),
+                ``DUPLICATE_RESERVATION`` (the user has an active, held or confirmed, one
+                there; details name it),
                 ``CAPACITY_EXCEEDED`` (details: requested, remaining).
         """
         return self._book(schedule_id, user_id, quantity, idempotency_key, hold_for=None)
@@ -272,6 +273,17 @@ class ReservationService:
                 ``timedelta`` of at most 365 days), ``SCHEDULE_NOT_FOUND``,
                 ``IDEMPOTENCY_KEY_REUSED``, ``DUPLICATE_RESERVATION`` (the user has an
                 active reservation there), ``CAPACITY_EXCEEDED``.
+
+        Examples:
+            >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+            >>> store = InMemoryStore()
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
+            >>> _ = service.create_schedule("tour", capacity=2)
+            >>> hold = service.hold_reservation("tour", "ann", hold_for=timedelta(minutes=5))
+            >>> hold.status, hold.expires_at - hold.created_at
+            (<ReservationStatus.HELD: 'HELD'>, datetime.timedelta(seconds=300))
+            >>> service.confirm_reservation(hold.id).status
+            <ReservationStatus.CONFIRMED: 'CONFIRMED'>
         """
         return self._book(
             schedule_id,
