@@ -97,7 +97,7 @@ class OrmReservation:
 _mapper_registry = registry()
 _mapper_registry.map_imperatively(OrmSchedule, schedules)
 _mapper_registry.map_imperatively(
-    OrmReservation, reservations, exclude_properties=["confirmed_user_id"]
+    OrmReservation, reservations, exclude_properties=["active_user_id"]
 )
 
 

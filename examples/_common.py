@@ -10,11 +10,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
-from reservation_core import BusinessException, ErrorCode, Reservation, ReservationService, Schedule
+from reservation_core import (
+    BusinessException,
+    ErrorCode,
+    Reservation,
+    ReservationPage,
+    ReservationService,
+    Schedule,
+)
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
 from reservation_core.contrib.http import ErrorResponse, error_response, wants_problem_json
 
@@ -48,7 +57,43 @@ def reservation_json(reservation: Reservation) -> dict[str, Any]:
         "status": str(reservation.status),
         "created_at": reservation.created_at.isoformat(),
         "updated_at": reservation.updated_at.isoformat(),
+        "expires_at": None
+        if reservation.expires_at is None
+        else reservation.expires_at.isoformat(),
     }
+
+
+def page_json(page: ReservationPage) -> dict[str, Any]:
+    return {
+        "items": [reservation_json(r) for r in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+def hold_for(body: dict[str, Any]) -> Any:
+    """``hold_for_seconds`` as a ``timedelta`` (default 600); other values go to the service.
+
+    The service refuses what is not a positive, bounded ``timedelta`` with a
+    ``VALIDATION_ERROR`` naming ``hold_for``, so a bad value is passed on as it is.
+    """
+    seconds = body.get("hold_for_seconds", 600)
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        try:
+            return timedelta(seconds=seconds)
+        except OverflowError:
+            return seconds
+    return seconds
+
+
+def list_arguments(query: Mapping[str, str]) -> dict[str, Any]:
+    """``list_reservations`` keyword arguments from a query string; the service checks them."""
+    arguments: dict[str, Any] = {
+        name: query[name] for name in ("schedule_id", "user_id", "status", "after") if name in query
+    }
+    if "limit" in query:
+        raw = query["limit"]
+        arguments["limit"] = int(raw) if raw.isascii() and raw.isdigit() else raw
+    return arguments
 
 
 def json_object(raw: bytes) -> dict[str, Any]:

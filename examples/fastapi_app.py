@@ -25,7 +25,10 @@ from examples._common import (
     build_service,
     engine_from_environment,
     error_response,
+    hold_for,
     json_object,
+    list_arguments,
+    page_json,
     required,
     reservation_json,
     schedule_json,
@@ -85,6 +88,28 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         )
         return reservation_json(reservation)
 
+    @app.post("/schedules/{schedule_id}/holds", status_code=201)
+    def hold_reservation(
+        schedule_id: str, body: JsonBody, user: User, idempotency_key: IdempotencyKey = None
+    ) -> dict[str, Any]:
+        reservation = service.hold_reservation(
+            schedule_id,
+            user,
+            quantity=body.get("quantity", 1),
+            hold_for=hold_for(body),
+            idempotency_key=idempotency_key,
+        )
+        return reservation_json(reservation)
+
+    @app.get("/reservations")
+    def list_reservations(request: Request, user: User) -> dict[str, Any]:
+        arguments = {**list_arguments(request.query_params), "user_id": user}
+        return page_json(service.list_reservations(**arguments))
+
+    @app.post("/holds/release-expired")
+    def release_expired_holds() -> dict[str, Any]:
+        return {"expired": service.release_expired_holds()}
+
     @app.get("/reservations/{reservation_id}")
     def get_reservation(reservation_id: str, user: User) -> dict[str, Any]:
         return reservation_json(service.get_reservation(reservation_id, user_id=user))
@@ -92,6 +117,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.post("/reservations/{reservation_id}/cancel")
     def cancel_reservation(reservation_id: str, user: User) -> dict[str, Any]:
         return reservation_json(service.cancel_reservation(reservation_id, user_id=user))
+
+    @app.post("/reservations/{reservation_id}/confirm")
+    def confirm_reservation(reservation_id: str, user: User) -> dict[str, Any]:
+        return reservation_json(service.confirm_reservation(reservation_id, user_id=user))
 
     @app.post("/reservations/{reservation_id}/refund")
     def refund_reservation(reservation_id: str, user: User) -> dict[str, Any]:

@@ -23,7 +23,10 @@ from examples._common import (
     build_service,
     engine_from_environment,
     error_response,
+    hold_for,
     json_object,
+    list_arguments,
+    page_json,
     required,
     reservation_json,
     schedule_json,
@@ -70,6 +73,27 @@ def create_app(engine: Engine | None = None) -> Flask:
         )
         return reservation_json(reservation), 201
 
+    @app.post("/schedules/<schedule_id>/holds")
+    def hold_reservation(schedule_id: str) -> tuple[dict[str, Any], int]:
+        body = json_object(request.get_data())
+        reservation = service.hold_reservation(
+            schedule_id,
+            _user(),
+            quantity=body.get("quantity", 1),
+            hold_for=hold_for(body),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return reservation_json(reservation), 201
+
+    @app.get("/reservations")
+    def list_reservations() -> dict[str, Any]:
+        arguments = {**list_arguments(request.args), "user_id": _user()}
+        return page_json(service.list_reservations(**arguments))
+
+    @app.post("/holds/release-expired")
+    def release_expired_holds() -> dict[str, Any]:
+        return {"expired": service.release_expired_holds()}
+
     @app.get("/reservations/<reservation_id>")
     def get_reservation(reservation_id: str) -> dict[str, Any]:
         return reservation_json(service.get_reservation(reservation_id, user_id=_user()))
@@ -77,6 +101,10 @@ def create_app(engine: Engine | None = None) -> Flask:
     @app.post("/reservations/<reservation_id>/cancel")
     def cancel_reservation(reservation_id: str) -> dict[str, Any]:
         return reservation_json(service.cancel_reservation(reservation_id, user_id=_user()))
+
+    @app.post("/reservations/<reservation_id>/confirm")
+    def confirm_reservation(reservation_id: str) -> dict[str, Any]:
+        return reservation_json(service.confirm_reservation(reservation_id, user_id=_user()))
 
     @app.post("/reservations/<reservation_id>/refund")
     def refund_reservation(reservation_id: str) -> dict[str, Any]:

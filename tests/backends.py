@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, case, func, select, update
 
 from reservation_core import BusinessException, ReservationService
 from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
@@ -27,10 +27,14 @@ class Tally:
     reserved: int
     confirmed_quantity: int
     confirmed_count: int
+    held_quantity: int = 0
+    held_count: int = 0
 
     @property
     def consistent(self) -> bool:
-        return 0 <= self.reserved <= self.capacity and self.reserved == self.confirmed_quantity
+        """``0 <= reserved <= capacity`` and ``reserved == Σ quantity of HELD + CONFIRMED``."""
+        active = self.confirmed_quantity + self.held_quantity
+        return 0 <= self.reserved <= self.capacity and self.reserved == active
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,16 +59,16 @@ def memory_backend() -> Backend:
     def tally(schedule_id: str) -> Tally:
         with store.lock:
             schedule = store.schedules[schedule_id]
-            confirmed = [
-                r
-                for r in store.reservations.values()
-                if r.schedule_id == schedule_id and r.status is ReservationStatus.CONFIRMED
-            ]
+            mine = [r for r in store.reservations.values() if r.schedule_id == schedule_id]
+        confirmed = [r for r in mine if r.status is ReservationStatus.CONFIRMED]
+        held = [r for r in mine if r.status is ReservationStatus.HELD]
         return Tally(
             schedule.capacity,
             schedule.reserved,
             sum(r.quantity for r in confirmed),
             len(confirmed),
+            sum(r.quantity for r in held),
+            len(held),
         )
 
     def set_reserved(schedule_id: str, reserved: int) -> None:
@@ -78,15 +82,23 @@ def memory_backend() -> Backend:
 def sql_backend(name: str, engine: Engine) -> Backend:
     """A backend on ``engine``, whose database has the ``rc_`` tables."""
     s, r = schedules.c, reservations.c
-    confirmed = and_(r.schedule_id == s.id, r.status == "CONFIRMED")
+
+    def seats(status: str) -> Any:
+        return func.coalesce(func.sum(case((r.status == status, r.quantity), else_=0)), 0)
+
+    def count(status: str) -> Any:
+        return func.coalesce(func.sum(case((r.status == status, 1), else_=0)), 0)
+
     query = (
         select(
             s.capacity,
             s.reserved,
-            func.coalesce(func.sum(r.quantity), 0),
-            func.count(r.id),
+            seats("CONFIRMED"),
+            count("CONFIRMED"),
+            seats("HELD"),
+            count("HELD"),
         )
-        .select_from(schedules.outerjoin(reservations, confirmed))
+        .select_from(schedules.outerjoin(reservations, r.schedule_id == s.id))
         .where(s.id == bindparam("sid"))
         .group_by(s.id, s.capacity, s.reserved)
     )

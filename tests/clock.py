@@ -1,4 +1,4 @@
-"""A clock tests move by hand."""
+"""A clock tests move by hand, for the service's ``clock=`` option."""
 
 from __future__ import annotations
 

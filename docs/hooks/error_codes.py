@@ -23,7 +23,7 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "RESERVATION_ALREADY_CANCELLED": ("cancel of a cancelled reservation", "`status`, `action`"),
     "ALREADY_REFUNDED": ("refund of a refunded reservation", "`status`, `action`"),
     "INVALID_STATE_TRANSITION": (
-        "refund after cancel, cancel after refund",
+        "refund after cancel, cancel after refund, refund of a hold, confirm after cancel",
         "`status`, `action`",
     ),
     "VALIDATION_ERROR": ("a bad argument", "`field`, `reason`, `value`"),
@@ -38,7 +38,7 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "`capacity`, `reserved`",
     ),
     "DUPLICATE_RESERVATION": (
-        "the user already holds a confirmed reservation on the schedule",
+        "the user already has an active (held or confirmed) reservation on the schedule",
         "`reservation_id`",
     ),
     "IDEMPOTENCY_KEY_REUSED": ("the key was used for a different request", "`idempotency_key`"),
@@ -46,6 +46,10 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "STORAGE_UNAVAILABLE": (
         "the database cannot be reached; nothing was written",
         "`attempts`, `reason` or `outcome`",
+    ),
+    "HOLD_EXPIRED": (
+        "confirm of a hold past its `expires_at` (it becomes `EXPIRED`, its seats return)",
+        "`reservation_id`, `status`, `action`, `expires_at`",
     ),
 }
 

@@ -10,7 +10,11 @@ urlpatterns = [
     path("schedules", views.create_schedule),
     path("schedules/<str:schedule_id>", views.get_schedule),
     path("schedules/<str:schedule_id>/reservations", views.create_reservation),
+    path("schedules/<str:schedule_id>/holds", views.hold_reservation),
+    path("reservations", views.list_reservations),
+    path("holds/release-expired", views.release_expired_holds),
     path("reservations/<str:reservation_id>", views.get_reservation),
+    path("reservations/<str:reservation_id>/confirm", views.confirm_reservation),
     path("reservations/<str:reservation_id>/cancel", views.cancel_reservation),
     path("reservations/<str:reservation_id>/refund", views.refund_reservation),
 ]

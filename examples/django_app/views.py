@@ -16,7 +16,10 @@ from django.views.decorators.http import require_GET, require_POST
 from examples._common import (
     USER_HEADER,
     authenticated_user,
+    hold_for,
     json_object,
+    list_arguments,
+    page_json,
     required,
     reservation_json,
     schedule_json,
@@ -72,6 +75,43 @@ def create_reservation(request: HttpRequest, schedule_id: str) -> JsonResponse:
 
 
 # --8<-- [end:booking]
+
+
+@csrf_exempt
+@require_POST
+def hold_reservation(request: HttpRequest, schedule_id: str) -> JsonResponse:
+    body = json_object(request.body)
+    reservation = get_service().hold_reservation(
+        schedule_id,
+        _user(request),
+        quantity=body.get("quantity", 1),
+        hold_for=hold_for(body),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
+    return JsonResponse(reservation_json(reservation), status=201)
+
+
+@require_GET
+def list_reservations(request: HttpRequest) -> JsonResponse:
+    arguments = {**list_arguments(request.GET), "user_id": _user(request)}
+    return JsonResponse(page_json(get_service().list_reservations(**arguments)))
+
+
+@csrf_exempt
+@require_POST
+def release_expired_holds(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"expired": get_service().release_expired_holds()})
+
+
+# Not in the request's transaction: confirming a lapsed hold answers HOLD_EXPIRED and
+# commits the expiry (its seats return), which ATOMIC_REQUESTS would roll back with the
+# error response.
+@transaction.non_atomic_requests
+@csrf_exempt
+@require_POST
+def confirm_reservation(request: HttpRequest, reservation_id: str) -> JsonResponse:
+    reservation = get_service().confirm_reservation(reservation_id, user_id=_user(request))
+    return JsonResponse(reservation_json(reservation))
 
 
 @require_GET

@@ -12,7 +12,13 @@ Examples:
     2
 """
 
-from reservation_core.domain import Reservation, ReservationEvent, ReservationStatus, Schedule
+from reservation_core.domain import (
+    Reservation,
+    ReservationEvent,
+    ReservationPage,
+    ReservationStatus,
+    Schedule,
+)
 from reservation_core.errors import HTTP_STATUS, BusinessException, ErrorCode
 from reservation_core.service import ReservationService
 
@@ -24,6 +30,7 @@ __all__ = [
     "ErrorCode",
     "Reservation",
     "ReservationEvent",
+    "ReservationPage",
     "ReservationService",
     "ReservationStatus",
     "Schedule",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from reservation_core.errors import BusinessException, ErrorCode
 
@@ -68,14 +69,14 @@ def check_optional_id(field: str, value: object) -> str | None:
     return None if value is None else check_id(field, value)
 
 
-def check_count(field: str, value: object, *, minimum: int) -> int:
-    """``value`` if it is an ``int`` (not ``bool``) in ``minimum..2**31-1``."""
+def check_count(field: str, value: object, *, minimum: int, maximum: int = MAX_COUNT) -> int:
+    """``value`` if it is an ``int`` (not ``bool``) in ``minimum..maximum``."""
     if type(value) is not int:
         raise _invalid(field, "must be an integer", value)
     if value < minimum:
         raise _invalid(field, f"must be at least {minimum}", value)
-    if value > MAX_COUNT:
-        raise _invalid(field, f"must be at most {MAX_COUNT}", value)
+    if value > maximum:
+        raise _invalid(field, f"must be at most {maximum}", value)
     return value
 
 
@@ -166,15 +167,6 @@ def check_batch(field: str, value: object) -> int:
     return value
 
 
-def check_duration(field: str, value: object) -> timedelta:
-    """A positive ``timedelta`` of at most 36,500 days."""
-    if not isinstance(value, timedelta):
-        raise _invalid(field, "must be a datetime.timedelta", value)
-    if not timedelta(0) < value <= MAX_IDEMPOTENCY_TTL:
-        raise _invalid(field, "must be positive and at most 36500 days", str(value))
-    return value
-
-
 def check_event_ids(field: str, value: object) -> list[int]:
     """Event ids: an iterable of positive ``int`` (not ``bool``), at most a batch of them."""
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
@@ -186,3 +178,29 @@ def check_event_ids(field: str, value: object) -> list[int]:
         if type(event_id) is not int or not 1 <= event_id <= 2**63 - 1:
             raise _invalid(field, "must hold positive integer event ids", event_id)
     return ids
+
+
+def check_duration(field: str, value: object, *, maximum: timedelta) -> timedelta:
+    """``value`` if it is a ``timedelta`` above zero and at most ``maximum``."""
+    if not isinstance(value, timedelta):
+        raise _invalid(field, "must be a datetime.timedelta", value)
+    if value <= timedelta(0):
+        raise _invalid(field, "must be positive", str(value))
+    if value > maximum:
+        raise _invalid(field, f"must be at most {maximum}", str(value))
+    return value
+
+
+def check_instant_after(field: str, now: datetime, duration: timedelta) -> datetime:
+    """``now + duration``, or ``VALIDATION_ERROR`` naming ``field`` if it cannot be stored."""
+    try:
+        return now + duration
+    except OverflowError:
+        raise _invalid(
+            field, "ends after the latest instant a datetime holds", str(duration)
+        ) from None
+
+
+def invalid(field: str, reason: str, value: Any) -> BusinessException:
+    """``VALIDATION_ERROR`` naming ``field``, for checks made elsewhere."""
+    return _invalid(field, reason, value)

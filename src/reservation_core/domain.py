@@ -18,6 +18,7 @@ __all__ = [
     "Action",
     "Reservation",
     "ReservationEvent",
+    "ReservationPage",
     "ReservationStatus",
     "Schedule",
     "event_type",
@@ -26,18 +27,31 @@ __all__ = [
 
 
 class ReservationStatus(enum.StrEnum):
-    """The life cycle of a reservation. Only ``CONFIRMED`` holds seats."""
+    """The life cycle of a reservation. ``HELD`` and ``CONFIRMED`` hold seats."""
 
+    HELD = "HELD"
     CONFIRMED = "CONFIRMED"
     CANCELLED = "CANCELLED"
     REFUNDED = "REFUNDED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def holds_seats(self) -> bool:
+        """Whether a reservation in this status counts in its schedule's ``reserved``."""
+        return self in _ACTIVE
+
+
+#: The statuses that hold seats, and that count for the one-per-user rule.
+_ACTIVE = frozenset({ReservationStatus.HELD, ReservationStatus.CONFIRMED})
 
 
 class Action(enum.StrEnum):
-    """A move a caller may ask of a reservation."""
+    """A move on a reservation: asked by a caller, or (``EXPIRE``) made by the clock."""
 
+    CONFIRM = "confirm"
     CANCEL = "cancel"
     REFUND = "refund"
+    EXPIRE = "expire"
 
 
 #: The state machine as data: for each action and current status, either the status the
@@ -45,18 +59,43 @@ class Action(enum.StrEnum):
 TRANSITIONS: Mapping[Action, Mapping[ReservationStatus, ReservationStatus | ErrorCode]] = (
     MappingProxyType(
         {
+            # Confirming a CONFIRMED reservation answers it unchanged: payment webhooks repeat.
+            # A HELD reservation past its expires_at is refused with HOLD_EXPIRED too: the
+            # service decides that with its clock, the table only knows statuses.
+            Action.CONFIRM: MappingProxyType(
+                {
+                    ReservationStatus.HELD: ReservationStatus.CONFIRMED,
+                    ReservationStatus.CONFIRMED: ReservationStatus.CONFIRMED,
+                    ReservationStatus.CANCELLED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.REFUNDED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.EXPIRED: ErrorCode.HOLD_EXPIRED,
+                }
+            ),
             Action.CANCEL: MappingProxyType(
                 {
+                    ReservationStatus.HELD: ReservationStatus.CANCELLED,
                     ReservationStatus.CONFIRMED: ReservationStatus.CANCELLED,
                     ReservationStatus.CANCELLED: ErrorCode.RESERVATION_ALREADY_CANCELLED,
                     ReservationStatus.REFUNDED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.EXPIRED: ErrorCode.INVALID_STATE_TRANSITION,
                 }
             ),
             Action.REFUND: MappingProxyType(
                 {
+                    ReservationStatus.HELD: ErrorCode.INVALID_STATE_TRANSITION,
                     ReservationStatus.CONFIRMED: ReservationStatus.REFUNDED,
                     ReservationStatus.REFUNDED: ErrorCode.ALREADY_REFUNDED,
                     ReservationStatus.CANCELLED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.EXPIRED: ErrorCode.INVALID_STATE_TRANSITION,
+                }
+            ),
+            Action.EXPIRE: MappingProxyType(
+                {
+                    ReservationStatus.HELD: ReservationStatus.EXPIRED,
+                    ReservationStatus.CONFIRMED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.CANCELLED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.REFUNDED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.EXPIRED: ErrorCode.INVALID_STATE_TRANSITION,
                 }
             ),
         }
@@ -83,7 +122,7 @@ class Schedule:
     Attributes:
         id: the caller's identifier of the schedule.
         capacity: the number of seats.
-        reserved: the seats held by ``CONFIRMED`` reservations.
+        reserved: the seats held by ``HELD`` and ``CONFIRMED`` reservations.
     """
 
     id: str
@@ -108,6 +147,9 @@ class Reservation:
         status: where the reservation is in its life cycle.
         created_at: when it was made (timezone-aware UTC).
         updated_at: when its status last changed (timezone-aware UTC).
+        expires_at: for a hold, when it expires unless confirmed (timezone-aware UTC);
+            kept after the hold is confirmed or cancelled. ``None`` for a reservation
+            that was never a hold.
     """
 
     id: str
@@ -117,6 +159,20 @@ class Reservation:
     status: ReservationStatus
     created_at: datetime
     updated_at: datetime
+    expires_at: datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReservationPage:
+    """One page of :meth:`~reservation_core.ReservationService.list_reservations`.
+
+    Attributes:
+        items: the reservations, in ``(created_at, id)`` order.
+        next_cursor: pass it as ``after=`` for the next page; ``None`` on the last page.
+    """
+
+    items: tuple[Reservation, ...]
+    next_cursor: str | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ class ErrorCode(enum.StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     CONCURRENCY_CONFLICT = "CONCURRENCY_CONFLICT"
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+    HOLD_EXPIRED = "HOLD_EXPIRED"
 
 
 HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
@@ -49,6 +50,7 @@ HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
         ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
         ErrorCode.CONCURRENCY_CONFLICT: 409,
         ErrorCode.STORAGE_UNAVAILABLE: 503,
+        ErrorCode.HOLD_EXPIRED: 410,
     }
 )
 """The HTTP status a web layer should answer for each code (read-only)."""
@@ -68,6 +70,7 @@ _DEFAULT_MESSAGES: Mapping[ErrorCode, str] = MappingProxyType(
         ErrorCode.IDEMPOTENCY_KEY_REUSED: "The idempotency key was used for a different request.",
         ErrorCode.CONCURRENCY_CONFLICT: "Concurrent updates conflicted; try again.",
         ErrorCode.STORAGE_UNAVAILABLE: "The storage is unavailable; nothing was written.",
+        ErrorCode.HOLD_EXPIRED: "The hold has expired; its seats were released.",
     }
 )
 

@@ -6,12 +6,17 @@ can make it one conditional statement under the row lock (no load-mutate-save ro
 
 * :meth:`ReservationRepository.add` takes the seats *and* records the reservation,
   atomically, or does neither;
-* :meth:`ReservationRepository.try_transition` is a compare-and-set on the status;
+* :meth:`ReservationRepository.try_transition` is a compare-and-set on the status,
+  :meth:`ReservationRepository.confirm_hold` one that also needs the hold unexpired;
+* :meth:`ReservationRepository.expire_holds` expires a schedule's lapsed holds and
+  returns their seats, under the schedule's lock;
 * :meth:`ScheduleRepository.set_capacity` refuses, atomically, a capacity under ``reserved``.
 
 Lock order: every write path touches the schedule row before any reservation row
-(``add`` does so internally, cancel/refund call :meth:`ScheduleRepository.release_seats`
-before :meth:`ReservationRepository.try_transition`), so use cases cannot deadlock each other.
+(``add`` and ``expire_holds`` do so internally, cancel/refund call
+:meth:`ScheduleRepository.release_seats` before :meth:`ReservationRepository.try_transition`),
+so use cases cannot deadlock each other. ``confirm_hold`` changes no seats and takes the
+reservation row's lock alone.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ class ConnectionLost(Exception):
 
 
 class DuplicateReservationError(Exception):
-    """The user already holds a ``CONFIRMED`` reservation on the schedule.
+    """The user already has an active (``HELD`` or ``CONFIRMED``) reservation on the schedule.
 
     The transaction may be unusable afterwards: the service rolls back before reading more.
     """
@@ -99,16 +104,49 @@ class ReservationRepository(Protocol):
 
         All three happen, atomically, or none.
 
-        Returns ``False``, having changed nothing, when the schedule does not exist or has
-        fewer seats left. Raises :class:`DuplicateReservationError` when the user already
-        holds a ``CONFIRMED`` reservation on the schedule.
+        The reservation is ``CONFIRMED``, or ``HELD`` with its ``expires_at``. Returns
+        ``False``, having changed nothing, when the schedule does not exist or has fewer
+        seats left. Raises :class:`DuplicateReservationError` when the user already has an
+        active (``HELD`` or ``CONFIRMED``) reservation on the schedule.
         """
 
     def get(self, reservation_id: str) -> Reservation | None:
         """The reservation, or ``None``."""
 
-    def find_confirmed(self, schedule_id: str, user_id: str) -> Reservation | None:
-        """The user's ``CONFIRMED`` reservation on the schedule, if any."""
+    def find_active(self, schedule_id: str, user_id: str) -> Reservation | None:
+        """The user's ``HELD`` or ``CONFIRMED`` reservation on the schedule, if any."""
+
+    def confirm_hold(self, reservation_id: str, at: datetime) -> bool:
+        """Compare-and-set ``HELD`` to ``CONFIRMED`` where ``expires_at > at``.
+
+        ``False``, changing nothing, if the reservation is not a hold unexpired at ``at``.
+        """
+
+    def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
+        """Move the schedule's holds with ``expires_at <= at`` to ``EXPIRED``; return seats.
+
+        When there are any, locks the schedule row first, then compare-and-sets each
+        hold, so a concurrent confirm or cancel of one of them wins or loses as a whole.
+        Returns how many holds expired, or ``None`` when the schedule's stored seat count
+        is below what they held (drift: the caller rolls back).
+        """
+
+    def schedules_with_expired_holds(self, at: datetime) -> list[str]:
+        """The ids of schedules that have holds with ``expires_at <= at``."""
+
+    def page(
+        self,
+        *,
+        schedule_id: str | None,
+        user_id: str | None,
+        status: ReservationStatus | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Reservation]:
+        """Up to ``limit`` reservations matching the filters, in ``(created_at, id)`` order.
+
+        ``after`` is the ``(created_at, id)`` of the last reservation already seen.
+        """
 
     def try_transition(
         self,

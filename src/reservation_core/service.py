@@ -14,21 +14,26 @@ from typing import TypeVar
 
 from reservation_core._admission import Admission
 from reservation_core._observing import Observer, observed
+from reservation_core._pages import MAX_PAGE_SIZE, check_status, decode_cursor, encode_cursor
 from reservation_core._retry import run_in_unit_of_work
 from reservation_core._validation import (
+    MAX_IDEMPOTENCY_TTL,
     check_batch,
     check_count,
     check_duration,
     check_event_ids,
     check_id,
+    check_instant_after,
     check_optional_id,
     check_service_options,
+    invalid,
     utc_clock_reading,
 )
 from reservation_core.domain import (
     Action,
     Reservation,
     ReservationEvent,
+    ReservationPage,
     ReservationStatus,
     Schedule,
     transition_target,
@@ -54,8 +59,70 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _fingerprint(schedule_id: str, quantity: int) -> str:
-    return hashlib.sha256(f"{schedule_id}\x00{quantity}".encode()).hexdigest()
+#: The longest ``hold_for``: far below what a ``datetime`` can add without overflow.
+MAX_HOLD = timedelta(days=365)
+_DEFAULT_HOLD = timedelta(minutes=10)
+
+
+def _fingerprint(schedule_id: str, quantity: int, *, hold: bool) -> str:
+    # A booking's fingerprint predates holds: it stays as it was, so stored keys still match.
+    request = f"{schedule_id}\x00{quantity}" + ("\x00HELD" if hold else "")
+    return hashlib.sha256(request.encode()).hexdigest()
+
+
+def _lapsed(reservation: Reservation, now: datetime) -> bool:
+    """Whether ``reservation`` is a hold whose ``expires_at`` has passed at ``now``."""
+    expires_at = reservation.expires_at
+    return (
+        reservation.status is ReservationStatus.HELD
+        and expires_at is not None
+        and expires_at <= now
+    )
+
+
+def _duplicate(existing: Reservation) -> BusinessException:
+    return BusinessException(
+        ErrorCode.DUPLICATE_RESERVATION,
+        details={"reservation_id": existing.id},
+    )
+
+
+def _hold_details(reservation: Reservation) -> dict[str, str]:
+    details = {"reservation_id": reservation.id, "status": str(reservation.status)}
+    if reservation.expires_at is not None:
+        details["expires_at"] = reservation.expires_at.isoformat()
+    return details
+
+
+def _drift(schedule_id: str) -> BusinessException:
+    _log.warning(
+        "seat count drift on schedule %s: fewer seats reserved than its reservations "
+        "hold; repair it with an audit",
+        schedule_id,
+        extra={"schedule_id": schedule_id},
+    )
+    return BusinessException(
+        ErrorCode.STORAGE_UNAVAILABLE,
+        "The schedule's stored seat count is below its held and confirmed reservations; "
+        "repair it with an audit.",
+        details={"reason": "seat_count_drift", "schedule_id": schedule_id},
+    )
+
+
+def _checked_hold_for(
+    schedule_id: object, user_id: object, quantity: object, hold_for: object
+) -> timedelta:
+    """``hold_for``, checked after the arguments before it (in signature order)."""
+    check_id("schedule_id", schedule_id)
+    check_id("user_id", user_id)
+    check_count("quantity", quantity, minimum=1)
+    return check_duration("hold_for", hold_for, maximum=MAX_HOLD)
+
+
+def _require(reservation: Reservation | None) -> Reservation:
+    if reservation is None:  # pragma: no cover - the last attempt returns or raises
+        raise TransientConflict("booking made no progress")
+    return reservation
 
 
 class ReservationService:
@@ -206,53 +273,106 @@ class ReservationService:
         Raises:
             BusinessException: ``VALIDATION_ERROR``, ``SCHEDULE_NOT_FOUND``,
                 ``IDEMPOTENCY_KEY_REUSED`` (the key was used for another request),
-                ``DUPLICATE_RESERVATION`` (the user holds a confirmed one; details name it),
+                ``DUPLICATE_RESERVATION`` (the user has an active, held or confirmed, one
+                there; details name it),
                 ``CAPACITY_EXCEEDED`` (details: requested, remaining).
         """
-        check_id("schedule_id", schedule_id)
-        check_id("user_id", user_id)
-        check_count("quantity", quantity, minimum=1)
-        check_optional_id("idempotency_key", idempotency_key)
-        fingerprint = _fingerprint(schedule_id, quantity)
+        return self._book(schedule_id, user_id, quantity, idempotency_key, hold_for=None)
+
+    @observed
+    def hold_reservation(
+        self,
+        schedule_id: str,
+        user_id: str,
+        *,
+        quantity: int = 1,
+        hold_for: timedelta = _DEFAULT_HOLD,
+        idempotency_key: str | None = None,
+    ) -> Reservation:
+        """Hold ``quantity`` seats for a user until ``now + hold_for``; the result is ``HELD``.
+
+        A hold takes its seats at once, like a booking, and keeps them until it is
+        confirmed (:meth:`confirm_reservation`), cancelled, or expires: after
+        ``expires_at`` it no longer blocks anyone (:meth:`release_expired_holds`, or the
+        next booking that finds the schedule short, returns its seats). Idempotency keys
+        work as for :meth:`create_reservation`; a hold and a booking under one key are
+        different requests.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR`` (``hold_for`` must be a positive
+                ``timedelta`` of at most 365 days), ``SCHEDULE_NOT_FOUND``,
+                ``IDEMPOTENCY_KEY_REUSED``, ``DUPLICATE_RESERVATION`` (the user has an
+                active reservation there), ``CAPACITY_EXCEEDED``.
+
+        Examples:
+            >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+            >>> store = InMemoryStore()
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
+            >>> _ = service.create_schedule("tour", capacity=2)
+            >>> hold = service.hold_reservation("tour", "ann", hold_for=timedelta(minutes=5))
+            >>> hold.status, hold.expires_at - hold.created_at
+            (<ReservationStatus.HELD: 'HELD'>, datetime.timedelta(seconds=300))
+            >>> service.confirm_reservation(hold.id).status
+            <ReservationStatus.CONFIRMED: 'CONFIRMED'>
+        """
+        return self._book(
+            schedule_id,
+            user_id,
+            quantity,
+            idempotency_key,
+            hold_for=_checked_hold_for(schedule_id, user_id, quantity, hold_for),
+        )
+
+    @observed
+    def confirm_reservation(
+        self, reservation_id: str, *, user_id: str | None = None
+    ) -> Reservation:
+        """Confirm a hold before it expires: ``HELD → CONFIRMED``, the seats stay taken.
+
+        Confirming a ``CONFIRMED`` reservation returns it unchanged (payment webhooks
+        repeat). A hold past its ``expires_at`` is refused with ``HOLD_EXPIRED`` and
+        becomes ``EXPIRED``, its seats returned; that change is committed although the
+        call raises. ``user_id``, when given, must own the reservation.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``RESERVATION_NOT_FOUND``,
+                ``HOLD_EXPIRED`` (410), ``INVALID_STATE_TRANSITION`` (cancelled or refunded).
+        """
+        check_id("reservation_id", reservation_id)
+        check_optional_id("user_id", user_id)
 
         def use_case(uow: AbstractUnitOfWork) -> Reservation:
+            current = self._owned_reservation(uow, reservation_id, user_id)
+            self._confirmable(current)
+            if current.status is ReservationStatus.CONFIRMED:
+                return current
             now = self._now()
-            reservation = Reservation(
-                id=str(uuid.uuid4()),
-                schedule_id=schedule_id,
-                user_id=user_id,
-                quantity=quantity,
-                status=ReservationStatus.CONFIRMED,
-                created_at=now,
-                updated_at=now,
-            )
-            if idempotency_key is not None:
-                record = IdempotencyRecord(
-                    user_id, idempotency_key, fingerprint, reservation.id, now
+            if uow.reservations.confirm_hold(reservation_id, now):
+                uow.commit()
+                return dataclasses.replace(
+                    current, status=ReservationStatus.CONFIRMED, updated_at=now
                 )
-                replayed = self._replay_or_store(uow, record, schedule_id)
-                if replayed is not None:
-                    return replayed
-            try:
-                booked = uow.add_reservation_and_commit(reservation)
-            except DuplicateReservationError:
-                uow.rollback()
-                raise self._duplicate(uow, schedule_id, user_id) from None
-            if not booked:
-                raise self._refusal(uow, schedule_id, user_id, quantity)
-            return reservation
+            # Expired, or moved by a concurrent call: expire the schedule's lapsed holds
+            # (schedule row first), commit that, and answer for the status as it is now.
+            if self._expire_holds(uow, current.schedule_id, now):
+                uow.commit()
+            latest = self._owned_reservation(uow, reservation_id, None)
+            if latest.status is ReservationStatus.HELD:
+                raise TransientConflict("hold neither confirmed nor expired")
+            return self._confirmable(latest)
 
-        return self._run(use_case, schedule_id)
+        return self._run(use_case)
 
     @observed
     def cancel_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:
-        """Cancel a ``CONFIRMED`` reservation; its seats return to the schedule.
+        """Cancel a ``HELD`` or ``CONFIRMED`` reservation; its seats return to the schedule.
 
         ``user_id``, when given, must own the reservation.
 
         Raises:
             BusinessException: ``VALIDATION_ERROR``, ``RESERVATION_NOT_FOUND``,
-                ``RESERVATION_ALREADY_CANCELLED``, ``INVALID_STATE_TRANSITION`` (refunded).
+                ``RESERVATION_ALREADY_CANCELLED``, ``INVALID_STATE_TRANSITION`` (refunded
+                or expired).
         """
         return self._move(Action.CANCEL, reservation_id, user_id)
 
@@ -264,7 +384,8 @@ class ReservationService:
 
         Raises:
             BusinessException: ``VALIDATION_ERROR``, ``RESERVATION_NOT_FOUND``,
-                ``ALREADY_REFUNDED``, ``INVALID_STATE_TRANSITION`` (cancelled).
+                ``ALREADY_REFUNDED``, ``INVALID_STATE_TRANSITION`` (cancelled, held or
+                expired: only a confirmed reservation is refunded).
         """
         return self._move(Action.REFUND, reservation_id, user_id)
 
@@ -278,6 +399,88 @@ class ReservationService:
         check_id("reservation_id", reservation_id)
         check_optional_id("user_id", user_id)
         return self._run(lambda uow: self._owned_reservation(uow, reservation_id, user_id))
+
+    @observed
+    def list_reservations(
+        self,
+        *,
+        schedule_id: str | None = None,
+        user_id: str | None = None,
+        status: ReservationStatus | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> ReservationPage:
+        """A page of reservations of a schedule, of a user, or of a user on a schedule.
+
+        Items come in ``(created_at, id)`` order. Keyset pagination: pass the page's
+        ``next_cursor`` as ``after`` for the next one (``None`` on the last page); pages
+        stay consistent while reservations are added, and each costs an index range scan,
+        however deep. ``status`` narrows to one status.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR`` (neither ``schedule_id`` nor
+                ``user_id`` given; ``limit`` outside ``1..1000``; ``after`` not a cursor
+                from this method; ``status`` not a :class:`ReservationStatus`).
+
+        Examples:
+            >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+            >>> store = InMemoryStore()
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
+            >>> _ = service.create_schedule("tour", capacity=5)
+            >>> for user in ("ann", "bob", "cy"):
+            ...     _ = service.create_reservation("tour", user)
+            >>> page = service.list_reservations(schedule_id="tour", limit=2)
+            >>> [r.user_id for r in page.items]
+            ['ann', 'bob']
+            >>> rest = service.list_reservations(schedule_id="tour", after=page.next_cursor)
+            >>> [r.user_id for r in rest.items], rest.next_cursor
+            (['cy'], None)
+        """
+        check_optional_id("schedule_id", schedule_id)
+        check_optional_id("user_id", user_id)
+        if schedule_id is None and user_id is None:
+            raise invalid("schedule_id", "schedule_id or user_id is required", None)
+        wanted = check_status(status)
+        check_count("limit", limit, minimum=1, maximum=MAX_PAGE_SIZE)
+        position = decode_cursor(after)
+
+        def use_case(uow: AbstractUnitOfWork) -> ReservationPage:
+            found = uow.reservations.page(
+                schedule_id=schedule_id,
+                user_id=user_id,
+                status=wanted,
+                after=position,
+                limit=limit + 1,
+            )
+            items = tuple(found[:limit])
+            more = len(found) > limit
+            return ReservationPage(items, encode_cursor(items[-1]) if more else None)
+
+        return self._run(use_case)
+
+    @observed
+    def release_expired_holds(self) -> int:
+        """Expire every hold past its ``expires_at`` and return its seats; how many expired.
+
+        A sweeper for a periodic job. Not needed for correctness: a booking or hold that
+        finds a schedule short of seats releases that schedule's lapsed holds first, and
+        confirming a lapsed hold expires it. Each schedule is swept in a transaction of
+        its own, so the schedule's row lock is held briefly.
+
+        Raises:
+            BusinessException: ``STORAGE_UNAVAILABLE``, ``CONCURRENCY_CONFLICT``.
+        """
+        lapsed = self._run(lambda uow: uow.reservations.schedules_with_expired_holds(self._now()))
+        expired = 0
+        for schedule_id in lapsed:
+
+            def sweep(uow: AbstractUnitOfWork, schedule_id: str = schedule_id) -> int:
+                count = self._expire_holds(uow, schedule_id, self._now())
+                uow.commit()
+                return count
+
+            expired += self._run(sweep)
+        return expired
 
     @observed
     def purge_expired_idempotency_keys(self) -> int:
@@ -312,7 +515,7 @@ class ReservationService:
         """
         check_id("consumer", consumer)
         check_batch("limit", limit)
-        check_duration("lease", lease)
+        check_duration("lease", lease, maximum=MAX_IDEMPOTENCY_TTL)
 
         def use_case(uow: AbstractUnitOfWork) -> list[ReservationEvent]:
             now = self._now()
@@ -353,7 +556,7 @@ class ReservationService:
         Raises:
             BusinessException: ``VALIDATION_ERROR`` (a positive ``timedelta``).
         """
-        check_duration("older_than", older_than)
+        check_duration("older_than", older_than, maximum=MAX_IDEMPOTENCY_TTL)
 
         def use_case(uow: AbstractUnitOfWork) -> int:
             count = uow.events.purge(self._now() - older_than)
@@ -375,29 +578,97 @@ class ReservationService:
             # Schedule row first (lock order), then the compare-and-set on the reservation,
             # which alone decides: a release that a concurrent winner made moot rolls back.
             released = uow.schedules.release_seats(current.schedule_id, current.quantity)
-            if not uow.reservations.try_transition(
-                reservation_id, ReservationStatus.CONFIRMED, target, now
-            ):
+            if not uow.reservations.try_transition(reservation_id, current.status, target, now):
                 uow.rollback()
                 transition_target(action, self._owned_reservation(uow, reservation_id, None).status)
                 raise TransientConflict("status changed under a held schedule lock")
             if not released:
-                _log.warning(
-                    "seat count drift on schedule %s: fewer seats reserved than its "
-                    "reservations hold; repair it with an audit",
-                    current.schedule_id,
-                    extra={"schedule_id": current.schedule_id},
-                )
-                raise BusinessException(
-                    ErrorCode.STORAGE_UNAVAILABLE,
-                    "The schedule's stored seat count is below its confirmed reservations; "
-                    "repair it with an audit.",
-                    details={"reason": "seat_count_drift", "schedule_id": current.schedule_id},
-                )
+                raise _drift(current.schedule_id)
             uow.commit()
             return dataclasses.replace(current, status=target, updated_at=now)
 
         return self._run(use_case)
+
+    def _book(
+        self,
+        schedule_id: str,
+        user_id: str,
+        quantity: int,
+        idempotency_key: str | None,
+        *,
+        hold_for: timedelta | None,
+    ) -> Reservation:
+        """A booking (``hold_for is None``) or a hold (``hold_for`` already checked)."""
+        check_id("schedule_id", schedule_id)
+        check_id("user_id", user_id)
+        check_count("quantity", quantity, minimum=1)
+        check_optional_id("idempotency_key", idempotency_key)
+        fingerprint = _fingerprint(schedule_id, quantity, hold=hold_for is not None)
+
+        def attempt(uow: AbstractUnitOfWork, last: bool) -> Reservation | None:
+            now = self._now()
+            reservation = Reservation(
+                id=str(uuid.uuid4()),
+                schedule_id=schedule_id,
+                user_id=user_id,
+                quantity=quantity,
+                status=ReservationStatus.CONFIRMED if hold_for is None else ReservationStatus.HELD,
+                created_at=now,
+                updated_at=now,
+                expires_at=None
+                if hold_for is None
+                else check_instant_after("hold_for", now, hold_for),
+            )
+            if idempotency_key is not None:
+                record = IdempotencyRecord(
+                    user_id, idempotency_key, fingerprint, reservation.id, now
+                )
+                replayed = self._replay_or_store(uow, record, schedule_id)
+                if replayed is not None:
+                    return replayed
+            try:
+                booked = uow.add_reservation_and_commit(reservation)
+                # Short of seats: the schedule's lapsed holds go first, in this transaction
+                # (the schedule row is the first lock either way), then one more try.
+                if not booked and self._expire_holds(uow, schedule_id, now):
+                    booked = uow.add_reservation_and_commit(reservation)
+            except DuplicateReservationError:
+                uow.rollback()
+                existing = uow.reservations.find_active(schedule_id, user_id)
+                if existing is None:  # it was cancelled since: a fresh attempt may succeed
+                    raise TransientConflict("duplicate reservation vanished") from None
+                if last or not _lapsed(existing, now):
+                    raise _duplicate(existing) from None
+                # The user's own lapsed hold blocks them: expire it, then book again.
+                self._expire_holds(uow, schedule_id, now)
+                uow.commit()
+                return None
+            if not booked:  # rolls back, with any holds it expired: the next booking will
+                raise self._refusal(uow, schedule_id, user_id, quantity)
+            return reservation
+
+        def use_case(uow: AbstractUnitOfWork) -> Reservation:
+            return attempt(uow, last=False) or _require(attempt(uow, last=True))
+
+        return self._run(use_case, schedule_id)
+
+    def _expire_holds(self, uow: AbstractUnitOfWork, schedule_id: str, now: datetime) -> int:
+        """Expire the schedule's lapsed holds in the unit of work; how many (uncommitted)."""
+        expired = uow.reservations.expire_holds(schedule_id, now)
+        if expired is None:
+            raise _drift(schedule_id)
+        return expired
+
+    @staticmethod
+    def _confirmable(reservation: Reservation) -> Reservation:
+        """``reservation`` if confirm may proceed; else the error the state machine names."""
+        try:
+            transition_target(Action.CONFIRM, reservation.status)
+        except BusinessException as exc:
+            if exc.code is ErrorCode.HOLD_EXPIRED:
+                exc.details.update(_hold_details(reservation))
+            raise
+        return reservation
 
     def _replay_or_store(
         self, uow: AbstractUnitOfWork, record: IdempotencyRecord, schedule_id: str
@@ -424,25 +695,13 @@ class ReservationService:
             raise TransientConflict("idempotency key without its reservation")
         return reservation
 
-    def _duplicate(
-        self, uow: AbstractUnitOfWork, schedule_id: str, user_id: str
-    ) -> BusinessException:
-        existing = uow.reservations.find_confirmed(schedule_id, user_id)
-        if existing is None:  # it was cancelled since: a fresh attempt may succeed
-            raise TransientConflict("duplicate reservation vanished")
-        return BusinessException(
-            ErrorCode.DUPLICATE_RESERVATION, details={"reservation_id": existing.id}
-        )
-
     def _refusal(
         self, uow: AbstractUnitOfWork, schedule_id: str, user_id: str, quantity: int
     ) -> BusinessException:
         schedule = self._existing_schedule(uow, schedule_id)
-        existing = uow.reservations.find_confirmed(schedule_id, user_id)
+        existing = uow.reservations.find_active(schedule_id, user_id)
         if existing is not None:  # "duplicate" outranks "capacity"
-            return BusinessException(
-                ErrorCode.DUPLICATE_RESERVATION, details={"reservation_id": existing.id}
-            )
+            return _duplicate(existing)
         return BusinessException(
             ErrorCode.CAPACITY_EXCEEDED,
             details={"requested": quantity, "remaining": schedule.remaining},

@@ -40,6 +40,22 @@ def test_a_consistent_schedule_has_no_drift(
     assert report.consistent
 
 
+def test_held_seats_count_and_are_repaired_to(
+    cli_engine: Engine, service: ReservationService, plant: Plant
+) -> None:
+    schedule_id = _new_id()
+    service.create_schedule(schedule_id, 5)
+    service.hold_reservation(schedule_id, "u1", quantity=2)
+    service.create_reservation(schedule_id, "u2")
+    assert audit(cli_engine, schedule_ids=[schedule_id]).consistent
+    plant(schedule_id, "UPDATE rc_schedules SET reserved = 1 WHERE id = :id")
+    found = audit(cli_engine, repair=True, schedule_ids=[schedule_id])
+    assert found.drifts == (
+        ScheduleDrift(schedule_id, capacity=5, stored_reserved=1, actual_reserved=3, repaired=True),
+    )
+    assert service.get_schedule(schedule_id).reserved == 3
+
+
 def test_drift_is_reported_then_repaired_under_the_lock(
     cli_engine: Engine, service: ReservationService, plant: Plant
 ) -> None:

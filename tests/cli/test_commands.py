@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,14 @@ def test_demo_on_embedded_sqlite_prints_a_readable_report() -> None:
     assert "requests/s" in out
     assert "p99" in out
     assert "seats: capacity 10, reserved 6, remaining 4" in out
+    for step, outcome in [
+        ("hold ann (10 min)", "HELD"),
+        ("confirm ann", "CONFIRMED"),
+        ("book cy: full", "CAPACITY_EXCEEDED"),
+        ("confirm bob, 10 min later", "HOLD_EXPIRED"),
+        ("book cy: bob's seat", "CONFIRMED"),
+    ]:
+        assert re.search(rf"{re.escape(step)} +{outcome} +ok", out), out
     assert out.rstrip().endswith("consistent: yes")
     assert result.stderr == ""
 
@@ -56,6 +65,10 @@ def test_demo_json_books_exactly_the_capacity(
     assert report["confirmed"] == 7
     assert report["rejected"] == {"CAPACITY_EXCEEDED": 93}
     assert report["reserved"] == 7 - 4  # two cancelled, two refunded
+    assert [step["outcome"] for step in report["holds"]] == [
+        "HELD", "CONFIRMED", "HELD", "CAPACITY_EXCEEDED", "HOLD_EXPIRED", "CONFIRMED",
+    ]  # fmt: skip
+    assert report["checks"]["holds_as_expected"] is True
     assert report["consistent"] is True
     assert all(report["checks"].values())
     assert report["throughput_per_s"] > 0
@@ -130,7 +143,7 @@ def test_migrate_builds_the_schema_and_prints_its_sql(name: str, tmp_path: Path)
         for _ in range(2):  # a second run finds nothing to do
             result = run_cli("migrate", "--url", url)
             assert result.returncode == 0, result.stderr
-            assert "0004_rc_events" in result.stdout
+            assert "0005_rc_holds" in result.stdout
         tables = set(inspect(engine).get_table_names())
         assert set(metadata.tables) | {migrations.VERSION_TABLE} <= tables
     finally:
@@ -152,7 +165,7 @@ def test_migrate_adopts_tables_made_by_create_all(name: str, tmp_path: Path) -> 
         adopted = run_cli("migrate", "--url", url, "--adopt")
         assert adopted.returncode == 0, adopted.stderr
         assert "adopted the rc_ tables made by metadata.create_all" in adopted.stdout
-        assert migrations.current_revision(engine) == ("0004_rc_events",)
+        assert migrations.current_revision(engine) == ("0005_rc_holds",)
         again = run_cli("migrate", "--url", url, "--adopt")  # safe in every deployment
         assert again.returncode == 0, again.stderr
         assert "adopted" not in again.stdout

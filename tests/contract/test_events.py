@@ -171,3 +171,25 @@ def test_bad_arguments_are_validation_errors(
         call(service)
     assert info.value.code is ErrorCode.VALIDATION_ERROR
     assert info.value.details["field"] == field
+
+
+def test_holds_have_their_events_too(
+    service: ReservationService, new_id: Callable[[str], str], clock: Clock
+) -> None:
+    consumer, sid = new_id("consumer"), new_id("s")
+    service.create_schedule(sid, 5)
+    confirmed = service.hold_reservation(sid, "u1", hold_for=timedelta(minutes=5))
+    service.confirm_reservation(confirmed.id)
+    cancelled = service.hold_reservation(sid, "u2", hold_for=timedelta(minutes=5))
+    service.cancel_reservation(cancelled.id)
+    lapsed = service.hold_reservation(sid, "u3", hold_for=timedelta(minutes=5))
+    clock.now += timedelta(minutes=6)
+    assert service.release_expired_holds() >= 1
+    assert mine(drain(service, consumer), sid) == [
+        (confirmed.id, "reservation.held"),
+        (confirmed.id, "reservation.confirmed"),
+        (cancelled.id, "reservation.held"),
+        (cancelled.id, "reservation.cancelled"),
+        (lapsed.id, "reservation.held"),
+        (lapsed.id, "reservation.expired"),
+    ]

@@ -90,6 +90,7 @@ def test_stress_under_connection_kills_every_100_ms_finishes_and_balances() -> N
     100 ms: it ends on time, no raw exception escapes, the audit is clean."""
     url = separate_database_url("mariadb", "rc_kills")
     engine = create_engine(url)
+    metadata.drop_all(engine)  # a database of its own: rebuilt, so never an older schema
     metadata.create_all(engine)
     database = engine.url.database
     stop = threading.Event()

@@ -18,9 +18,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from packaging.requirements import Requirement
-from sqlalchemy import CheckConstraint, Engine, MetaData, String, inspect, text
+from sqlalchemy import Engine, String, inspect, text
 from sqlalchemy.schema import DropIndex
-from sqlalchemy.sql.naming import conv
 
 from reservation_core import (
     BusinessException,
@@ -30,14 +29,14 @@ from reservation_core import (
     ReservationStatus,
     migrations,
 )
-from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata, tables
+from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, audit, metadata, tables
 from reservation_core.adapters.sqlalchemy._statements import reservation_row
 from tests.databases import make_engine, separate_database_url
 
 DATABASE = "rc_migrations"
 
 
-HEAD = "0004_rc_events"
+HEAD = "0005_rc_holds"
 
 
 def _empty_database(name: str, tmp_path: Path, database: str = DATABASE) -> Engine:
@@ -92,6 +91,59 @@ def test_upgrade_builds_metadata_exactly_and_downgrade_removes_it(empty_engine: 
     assert "rc_idempotency_keys" not in _rc_tables(empty_engine)
     migrations.downgrade(empty_engine)
     assert _rc_tables(empty_engine) == {migrations.VERSION_TABLE}
+
+
+def _schema_differences(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "version_table": migrations.VERSION_TABLE}
+        )
+        return list(compare_metadata(context, metadata))
+
+
+def test_holds_revision_upgrades_a_database_with_data(empty_engine: Engine) -> None:
+    """0003 from 0002 keeps every row, and the new guard covers holds and old bookings."""
+    migrations.upgrade(empty_engine, "0002_rc_idempotency_keys")
+    stamp = "2026-01-01 12:00:00.000001"
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO rc_schedules (id, capacity, reserved) VALUES ('old', 3, 2)")
+        )
+        for rid, user, status in [
+            ("00000000-0000-0000-0000-000000000001", "ann", "CONFIRMED"),
+            ("00000000-0000-0000-0000-000000000002", "bob", "CONFIRMED"),
+            ("00000000-0000-0000-0000-000000000003", "ann", "CANCELLED"),
+        ]:
+            connection.execute(
+                text(
+                    "INSERT INTO rc_reservations (id, schedule_id, user_id, quantity, status, "
+                    "created_at, updated_at) VALUES (:id, 'old', :user, 1, :status, :at, :at)"
+                ),
+                {"id": rid, "user": user, "status": status, "at": stamp},
+            )
+    migrations.upgrade(empty_engine)
+    assert _schema_differences(empty_engine) == []
+
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(empty_engine))
+    kept = service.get_reservation("00000000-0000-0000-0000-000000000001")
+    assert (kept.user_id, kept.status, kept.expires_at) == ("ann", "CONFIRMED", None)
+    assert kept.created_at.microsecond == 1
+    page = service.list_reservations(schedule_id="old")
+    assert [r.status for r in page.items] == ["CONFIRMED", "CONFIRMED", "CANCELLED"]
+    with pytest.raises(BusinessException) as info:  # the old booking is active
+        service.hold_reservation("old", "ann")
+    assert info.value.details == {"reservation_id": kept.id}
+    hold = service.hold_reservation("old", "cy")
+    assert service.get_schedule("old").remaining == 0
+    assert audit(empty_engine).consistent
+
+    with pytest.raises(RuntimeError, match="HELD or EXPIRED"):
+        migrations.downgrade(empty_engine, "0002_rc_idempotency_keys")
+    service.confirm_reservation(hold.id)
+    migrations.downgrade(empty_engine, "0002_rc_idempotency_keys")
+    with empty_engine.connect() as connection:
+        count = connection.execute(text("SELECT COUNT(*) FROM rc_reservations")).scalar_one()
+    assert count == 4
 
 
 def test_upgrade_is_idempotent(empty_engine: Engine) -> None:
@@ -195,15 +247,7 @@ def _stamp(engine: Engine, revision: str) -> None:
 
 def test_an_early_database_gets_its_check_constraints_renamed(empty_engine: Engine) -> None:
     """Early builds of revision 0001 named them ck_rc_schedules_ck_rc_schedules_capacity."""
-    early = MetaData()
-    for table in (tables.schedules, tables.reservations, tables.idempotency_keys):
-        copy = table.to_metadata(early)
-        for constraint in copy.constraints:
-            if isinstance(constraint, CheckConstraint):
-                doubled = f"ck_{table.name}_{constraint.name}"
-                constraint.name = conv(doubled)
-    early.create_all(empty_engine)
-    _stamp(empty_engine, "0002_rc_idempotency_keys")
+    migrations.upgrade(empty_engine, "0002_rc_idempotency_keys")  # what 0.1 built
     assert _names(empty_engine)["rc_schedules"]["check"] == [
         "ck_rc_schedules_ck_rc_schedules_capacity",
         "ck_rc_schedules_ck_rc_schedules_reserved",
@@ -212,7 +256,8 @@ def test_an_early_database_gets_its_check_constraints_renamed(empty_engine: Engi
     kept = Reservation("r-early", "early", "u", 1, ReservationStatus.CONFIRMED, now, now)
     with empty_engine.begin() as connection:  # what a 0.1 database holds
         connection.execute(tables.schedules.insert(), {"id": "early", "capacity": 2, "reserved": 1})
-        connection.execute(tables.reservations.insert(), reservation_row(kept))
+        row = {k: v for k, v in reservation_row(kept).items() if k != "expires_at"}  # not in 0.1
+        connection.execute(tables.reservations.insert(), row)
 
     migrations.upgrade(empty_engine)
 

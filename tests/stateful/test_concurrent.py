@@ -1,10 +1,10 @@
 """Hypothesis-chosen plans run by threads at once, then checked against the contract.
 
-Threads released together by a barrier each run their own plan of reservations, cancels,
-refunds and capacity changes on the same few schedules. No interleaving is predicted;
-instead every outcome must be explainable: each reservation ends in the status the
-transition table gives for the one move that succeeded on it, every refused move names
-that final status, and the seats add up. Never a sleep.
+Threads released together by a barrier each run their own plan of bookings, holds,
+confirms, cancels, refunds and capacity changes on the same few schedules. No interleaving
+is predicted; instead every outcome must be explainable: each reservation ends in the
+status its successful moves lead to (at most one of them returns its seats), every refused
+move names a status the reservation was in, and the seats add up. Never a sleep.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -34,6 +35,7 @@ THREADS = 4
 SCHEDULES = 2
 CAPACITY = 4
 SEEDS_PER_SCHEDULE = 2
+HOLD_FOR = timedelta(hours=1)  # no hold lapses during a run
 
 pytestmark = soak_marks()
 
@@ -42,7 +44,7 @@ pytestmark = soak_marks()
 class Op:
     """One step of a thread's plan; each kind reads the fields it needs."""
 
-    kind: str  # "reserve", "capacity", or an Action value ("cancel", "refund")
+    kind: str  # "reserve", "hold", "capacity", or an Action ("confirm", "cancel", "refund")
     schedule: int
     user: int
     quantity: int
@@ -69,7 +71,9 @@ class Event:
 
 OPS = st.builds(
     Op,
-    kind=st.sampled_from(["reserve", "reserve", "capacity", Action.CANCEL, Action.REFUND]),
+    kind=st.sampled_from(
+        ["reserve", "hold", "capacity", Action.CONFIRM, Action.CANCEL, Action.REFUND]
+    ),
     schedule=st.integers(0, SCHEDULES - 1),
     user=st.integers(0, 3),
     quantity=st.integers(1, 2),
@@ -99,9 +103,12 @@ class Run:
                 self.service.create_reservation(sid, f"{self.prefix}:seed{n}")
                 for n in range(SEEDS_PER_SCHEDULE)
             ]
+            self.seeded.append(
+                self.service.hold_reservation(sid, f"{self.prefix}:held", hold_for=HOLD_FOR)
+            )
 
     def perform(self, plan: Sequence[Op]) -> list[Event]:
-        """Run one thread's plan; its cancels and refunds aim at the seeds and its own."""
+        """Run one thread's plan; its moves aim at the seeds and at its own reservations."""
         known = [r.id for r in self.seeded]
         events = []
         for op in plan:
@@ -116,8 +123,15 @@ class Run:
                         sid, uid, quantity=op.quantity, idempotency_key=key
                     )
                     known.append(outcome.id)
+                elif op.kind == "hold":
+                    outcome = self.service.hold_reservation(
+                        sid, uid, quantity=op.quantity, hold_for=HOLD_FOR, idempotency_key=key
+                    )
+                    known.append(outcome.id)
                 elif op.kind == "capacity":
                     outcome = self.service.change_capacity(sid, op.capacity)
+                elif op.kind == Action.CONFIRM:
+                    outcome = self.service.confirm_reservation(rid)
                 elif op.kind == Action.CANCEL:
                     outcome = self.service.cancel_reservation(rid)
                 else:
@@ -129,28 +143,42 @@ class Run:
 
 
 def check_reservations(run: Run, events: list[Event]) -> dict[str, Reservation]:
-    """Every reservation's final status is what its one successful move (if any) makes it."""
-    made = [e.outcome for e in events if e.op.kind == "reserve" and e.ok]
-    final = {r.id: run.service.get_reservation(r.id) for r in [*run.seeded, *made]}
+    """Every reservation's final status is where its successful moves lead.
+
+    No hold lapses during a run, so a reservation goes HELD → CONFIRMED (confirm; again
+    and again, a no-op) and then at most once to CANCELLED or REFUNDED.
+    """
+    made = [e.outcome for e in events if e.op.kind in ("reserve", "hold") and e.ok]
+    first = {r.id: r for r in [*run.seeded, *made]}
+    final = {rid: run.service.get_reservation(rid) for rid in first}
     moves = defaultdict(list)
     for e in events:
         if e.reservation_id is not None:
             moves[e.reservation_id].append(e)
     for rid, now in final.items():
         won = [e for e in moves[rid] if e.ok]
-        assert len(won) <= 1, f"{rid} moved twice: {won}"
-        expected = (
-            TRANSITIONS[Action(won[0].op.kind)][ReservationStatus.CONFIRMED]
-            if won
-            else ReservationStatus.CONFIRMED
+        for e in won:  # each success answers the status its move leads to
+            assert e.outcome.status is TRANSITIONS[Action(e.op.kind)][ReservationStatus.CONFIRMED]
+        ended = [e for e in won if e.op.kind != Action.CONFIRM]
+        assert len(ended) <= 1, f"{rid} released its seats twice: {ended}"
+        confirmed = first[rid].status is ReservationStatus.CONFIRMED or any(
+            e.op.kind == Action.CONFIRM for e in won
         )
+        if ended:
+            expected = ended[0].outcome.status
+            assert ended[0].outcome == now, (ended[0].outcome, now)  # nothing moves it after
+        else:
+            expected = ReservationStatus.CONFIRMED if confirmed else ReservationStatus.HELD
         assert now.status is expected, (now, moves[rid])
+        if any(e.op.kind == Action.REFUND for e in ended):
+            assert confirmed, f"{rid} refunded without being confirmed: {moves[rid]}"
+        passed = {first[rid].status, now.status} | (
+            {ReservationStatus.CONFIRMED} if confirmed else set()
+        )
         for e in moves[rid]:
-            if e.ok:
-                assert e.outcome == now, (e.outcome, now)  # nothing moves it after
-            else:
-                # Refused moves met the final status: nothing leaves CANCELLED or REFUNDED.
-                assert e.outcome.code is TRANSITIONS[Action(e.op.kind)][now.status], e
+            if not e.ok:  # refused for a status the reservation was in
+                codes = {TRANSITIONS[Action(e.op.kind)][status] for status in passed}
+                assert e.outcome.code in codes, (e, passed)
     return final
 
 
@@ -158,7 +186,7 @@ def check_creates(events: list[Event], final: dict[str, Reservation]) -> None:
     """Creates made what was asked, refused for a reason, and keys made one reservation each."""
     by_key: dict[tuple[str, str], set[tuple[str, str, int]]] = defaultdict(set)
     for e in events:
-        if e.op.kind != "reserve":
+        if e.op.kind not in ("reserve", "hold"):
             continue
         if not e.ok:
             assert e.outcome.code in {
@@ -177,6 +205,9 @@ def check_creates(events: list[Event], final: dict[str, Reservation]) -> None:
         )
         if e.key is not None:
             by_key[(e.user_id, e.key)].add((made.id, made.schedule_id, made.quantity))
+        else:  # new, so as asked (a keyed replay may answer a hold confirmed since)
+            kind = ReservationStatus.HELD if e.op.kind == "hold" else ReservationStatus.CONFIRMED
+            assert made.status is kind, e
     for key, made in by_key.items():
         assert len(made) == 1, f"idempotency key {key} made {made}"
 
@@ -185,17 +216,15 @@ def check_schedules(run: Run, events: list[Event], final: dict[str, Reservation]
     """The invariant, and capacities that some successful call actually set."""
     holders: set[tuple[str, str]] = set()
     for r in final.values():
-        if r.status is ReservationStatus.CONFIRMED:
-            assert (r.schedule_id, r.user_id) not in holders, f"two CONFIRMED for {r.user_id}"
+        if r.status.holds_seats:
+            assert (r.schedule_id, r.user_id) not in holders, f"two active for {r.user_id}"
             holders.add((r.schedule_id, r.user_id))
     for sid in run.schedule_ids:
         schedule = run.service.get_schedule(sid)
-        confirmed = sum(
-            r.quantity
-            for r in final.values()
-            if r.schedule_id == sid and r.status is ReservationStatus.CONFIRMED
+        active = sum(
+            r.quantity for r in final.values() if r.schedule_id == sid and r.status.holds_seats
         )
-        assert schedule.reserved == confirmed, (schedule, confirmed)
+        assert schedule.reserved == active, (schedule, active)
         assert 0 <= schedule.reserved <= schedule.capacity, schedule
         set_to = {CAPACITY} | {
             e.op.capacity

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -60,6 +61,65 @@ class _GrowsToFit(_Delegate):
         if schedule is not None and schedule.remaining < reservation.quantity:
             self._schedules.set_capacity(schedule.id, schedule.reserved + reservation.quantity)
         return bool(self._inner.add(reservation))
+
+
+class _ConfirmsLapsedHolds(_Delegate):
+    def confirm_hold(self, reservation_id: str, at: datetime) -> bool:
+        """The bug: confirm compares the status only, not the hold's expiry."""
+        return bool(
+            self._inner.try_transition(
+                reservation_id, ReservationStatus.HELD, ReservationStatus.CONFIRMED, at
+            )
+        )
+
+
+class _ExpiresWithoutReturningSeats(_Delegate):
+    def __init__(self, inner: Any, store: InMemoryStore) -> None:
+        super().__init__(inner)
+        self._store = store
+
+    def expire_holds(self, schedule_id: str, at: datetime) -> int:
+        """The bug: lapsed holds become EXPIRED, but their seats stay taken."""
+        lapsed = [
+            r.id
+            for r in self._store.reservations.values()
+            if r.schedule_id == schedule_id
+            and r.status is ReservationStatus.HELD
+            and r.expires_at is not None
+            and r.expires_at <= at
+        ]
+        for reservation_id in lapsed:
+            self._inner.try_transition(
+                reservation_id, ReservationStatus.HELD, ReservationStatus.EXPIRED, at
+            )
+        return len(lapsed)
+
+
+class _RepeatsPageBoundary(_Delegate):
+    def page(self, *, after: Any, limit: int, **filters: Any) -> list[Any]:
+        """The bug: the keyset condition is ``>=``, so each page repeats the last one's end."""
+        found = self._inner.page(after=None, limit=10**9, **filters)
+        if after is not None:
+            found = [r for r in found if (r.created_at, r.id) >= after]
+        return list(found[:limit])
+
+
+def _confirms_lapsed_holds(store: InMemoryStore) -> AbstractUnitOfWork:
+    uow = InMemoryUnitOfWork(store)
+    uow.reservations = _ConfirmsLapsedHolds(uow.reservations)
+    return uow
+
+
+def _expires_without_returning_seats(store: InMemoryStore) -> AbstractUnitOfWork:
+    uow = InMemoryUnitOfWork(store)
+    uow.reservations = _ExpiresWithoutReturningSeats(uow.reservations, store)
+    return uow
+
+
+def _repeats_page_boundary(store: InMemoryStore) -> AbstractUnitOfWork:
+    uow = InMemoryUnitOfWork(store)
+    uow.reservations = _RepeatsPageBoundary(uow.reservations)
+    return uow
 
 
 def _keeps_seats(store: InMemoryStore) -> AbstractUnitOfWork:
@@ -154,14 +214,18 @@ class _ReplaysStaleCopies(ReservationService):
 def _service(
     make_uow: Callable[[InMemoryStore], AbstractUnitOfWork],
     service_class: type[ReservationService] = ReservationService,
-) -> Callable[[], ReservationService]:
-    def make_service() -> ReservationService:
+) -> Callable[..., ReservationService]:
+    """A fresh store per run; the machine passes its clock, so holds lapse as it says."""
+
+    def make_service(clock: Callable[[], datetime]) -> ReservationService:
         store = InMemoryStore()
 
         def uow_factory() -> AbstractUnitOfWork:
             return make_uow(store)
 
-        return service_class(uow_factory)
+        service = service_class(uow_factory)
+        service._clock = clock  # the mutants' constructors take no options
+        return service
 
     return make_service
 
@@ -169,8 +233,14 @@ def _service(
 @pytest.mark.parametrize(
     ("make_service", "symptom"),
     [
-        pytest.param(_service(_keeps_seats), "the seats of its CONFIRMED", id="seats-not-returned"),
-        pytest.param(_service(_overbooks), "expected CAPACITY_EXCEEDED, got Res", id="overbooks"),
+        pytest.param(
+            _service(_keeps_seats), "the seats of its HELD and CONFIRMED", id="seats-not-returned"
+        ),
+        pytest.param(
+            _service(_overbooks),
+            r"expected CAPACITY_EXCEEDED, got Res|got Schedule\(.*capacity=\d+.*expected Sch",
+            id="overbooks",
+        ),
         pytest.param(
             _service(_folds_ids), "SCHEDULE_ALREADY_EXISTS|SCHEDULE_NOT_FOUND", id="case-folded-ids"
         ),
@@ -181,7 +251,8 @@ def _service(
         ),
         pytest.param(
             _service(InMemoryUnitOfWork, _IgnoresOwner),
-            "expected RESERVATION_NOT_FOUND, got Res",
+            # It drops user_id altogether: its own validation goes too.
+            "expected RESERVATION_NOT_FOUND, got Res|expected VALIDATION_ERROR, got",
             id="no-owner-check",
         ),
         pytest.param(
@@ -189,10 +260,23 @@ def _service(
             r"got Reservation\(.*CONFIRMED.*expected Reservation\(",
             id="stale-replay",
         ),
+        pytest.param(
+            _service(_confirms_lapsed_holds), "expected HOLD_EXPIRED, got Res", id="confirm-lapsed"
+        ),
+        pytest.param(
+            _service(_expires_without_returning_seats),
+            "the seats of its HELD and CONFIRMED|expected success, got .*CAPACITY_EXCEEDED",
+            id="expiry-keeps-seats",
+        ),
+        pytest.param(
+            _service(_repeats_page_boundary),
+            r"pages not in \(created_at, id\) order|got \[",
+            id="page-repeats-boundary",
+        ),
     ],
 )
 def test_machine_finds_the_bug(
-    make_service: Callable[[], ReservationService], symptom: str
+    make_service: Callable[..., ReservationService], symptom: str
 ) -> None:
     with pytest.raises(AssertionError, match=symptom):
         run_state_machine_as_test(build_state_machine(make_service), settings=SELF_CHECK)

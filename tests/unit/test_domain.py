@@ -9,6 +9,7 @@ from reservation_core import BusinessException, ErrorCode, Reservation, Reservat
 from reservation_core.domain import TRANSITIONS, Action, transition_target
 
 C, X, R = ReservationStatus.CONFIRMED, ReservationStatus.CANCELLED, ReservationStatus.REFUNDED
+H, E = ReservationStatus.HELD, ReservationStatus.EXPIRED
 
 
 @pytest.mark.parametrize(
@@ -20,6 +21,18 @@ C, X, R = ReservationStatus.CONFIRMED, ReservationStatus.CANCELLED, ReservationS
         (Action.REFUND, C, R),
         (Action.REFUND, R, ErrorCode.ALREADY_REFUNDED),
         (Action.REFUND, X, ErrorCode.INVALID_STATE_TRANSITION),
+        (Action.CONFIRM, H, C),
+        (Action.CONFIRM, C, C),
+        (Action.CONFIRM, X, ErrorCode.INVALID_STATE_TRANSITION),
+        (Action.CONFIRM, R, ErrorCode.INVALID_STATE_TRANSITION),
+        (Action.CONFIRM, E, ErrorCode.HOLD_EXPIRED),
+        (Action.CANCEL, H, X),
+        (Action.CANCEL, E, ErrorCode.INVALID_STATE_TRANSITION),
+        (Action.REFUND, H, ErrorCode.INVALID_STATE_TRANSITION),
+        (Action.REFUND, E, ErrorCode.INVALID_STATE_TRANSITION),
+        (Action.EXPIRE, H, E),
+        (Action.EXPIRE, C, ErrorCode.INVALID_STATE_TRANSITION),
+        (Action.EXPIRE, E, ErrorCode.INVALID_STATE_TRANSITION),
     ],
 )
 def test_transition_table(action: Action, status: ReservationStatus, expected: object) -> None:
@@ -49,3 +62,12 @@ def test_values_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         reservation.status = R  # type: ignore[misc]
     assert str(ReservationStatus.CONFIRMED) == "CONFIRMED"
+
+
+def test_held_and_confirmed_hold_seats() -> None:
+    assert {status for status in ReservationStatus if status.holds_seats} == {H, C}
+
+
+def test_expires_at_defaults_to_none_for_existing_constructor_calls() -> None:
+    now = datetime.now(UTC)
+    assert Reservation("r", "s", "u", 1, C, now, now).expires_at is None

@@ -83,10 +83,10 @@ def test_failed_use_case_leaves_store_as_it_was(store: InMemoryStore) -> None:
     service = ReservationService(lambda: InMemoryUnitOfWork(store))
     service.create_schedule("s", 1)
     service.create_reservation("s", "a")
-    before = (dict(store.schedules), dict(store.reservations), dict(store.confirmed))
+    before = (dict(store.schedules), dict(store.reservations), dict(store.active))
     with pytest.raises(BusinessException):
         service.create_reservation("s", "b")
-    assert (store.schedules, store.reservations, store.confirmed) == before
+    assert (store.schedules, store.reservations, store.active) == before
 
 
 @pytest.mark.parametrize(

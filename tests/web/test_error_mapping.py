@@ -59,7 +59,9 @@ def test_create_reservation_is_201_and_readable(web: WebClient, new_id: NewId) -
         "status",
         "created_at",
         "updated_at",
+        "expires_at",
     }
+    assert created["expires_at"] is None  # a booking, not a hold
     assert (created["schedule_id"], created["user_id"]) == (schedule_id, user_id)
     assert (created["quantity"], created["status"]) == (2, "CONFIRMED")
     assert web.get(f"/reservations/{created['id']}", user=user_id).body == created

@@ -44,8 +44,9 @@ class InMemoryStore:
         self.lock = threading.Lock()
         self.schedules: dict[str, Schedule] = {}
         self.reservations: dict[str, Reservation] = {}
-        #: The duplicate guard, like a unique index: (schedule, user) -> CONFIRMED reservation id.
-        self.confirmed: dict[tuple[str, str], str] = {}
+        #: The duplicate guard, like a unique index: (schedule, user) -> the id of the
+        #: user's active (HELD or CONFIRMED) reservation.
+        self.active: dict[tuple[str, str], str] = {}
         self.idempotency_keys: dict[tuple[str, str], IdempotencyRecord] = {}
         #: The events by id, and each consumer's deliveries: (claimed_at, acked_at).
         self.events: dict[int, ReservationEvent] = {}
@@ -130,10 +131,10 @@ class _Reservations:
         schedule = self._store.schedules.get(reservation.schedule_id)
         if schedule is None or schedule.remaining < reservation.quantity:
             return False
-        if slot in self._store.confirmed:
+        if slot in self._store.active:
             raise DuplicateReservationError(slot)
         self._schedules.take_seats(schedule, reservation.quantity)
-        self._journal.put(self._store.confirmed, slot, reservation.id)
+        self._journal.put(self._store.active, slot, reservation.id)
         self._journal.put(self._store.reservations, reservation.id, reservation)
         self._append_event(reservation)
         return True
@@ -155,9 +156,64 @@ class _Reservations:
     def get(self, reservation_id: str) -> Reservation | None:
         return self._store.reservations.get(reservation_id)
 
-    def find_confirmed(self, schedule_id: str, user_id: str) -> Reservation | None:
-        reservation_id = self._store.confirmed.get((schedule_id, user_id))
+    def find_active(self, schedule_id: str, user_id: str) -> Reservation | None:
+        reservation_id = self._store.active.get((schedule_id, user_id))
         return None if reservation_id is None else self._store.reservations[reservation_id]
+
+    def confirm_hold(self, reservation_id: str, at: datetime) -> bool:
+        current = self._store.reservations.get(reservation_id)
+        if current is None or not _unexpired_hold(current, at):
+            return False
+        return self.try_transition(
+            reservation_id, ReservationStatus.HELD, ReservationStatus.CONFIRMED, at
+        )
+
+    def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
+        lapsed = [
+            r
+            for r in self._store.reservations.values()
+            if r.schedule_id == schedule_id
+            and r.status is ReservationStatus.HELD
+            and not _unexpired_hold(r, at)
+        ]
+        if not lapsed:
+            return 0
+        if not self._schedules.release_seats(schedule_id, sum(r.quantity for r in lapsed)):
+            return None
+        for r in lapsed:
+            self.try_transition(r.id, ReservationStatus.HELD, ReservationStatus.EXPIRED, at)
+        return len(lapsed)
+
+    def schedules_with_expired_holds(self, at: datetime) -> list[str]:
+        return sorted(
+            {
+                r.schedule_id
+                for r in self._store.reservations.values()
+                if r.status is ReservationStatus.HELD and not _unexpired_hold(r, at)
+            }
+        )
+
+    def page(
+        self,
+        *,
+        schedule_id: str | None,
+        user_id: str | None,
+        status: ReservationStatus | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Reservation]:
+        found = sorted(
+            (
+                r
+                for r in self._store.reservations.values()
+                if schedule_id in (None, r.schedule_id)
+                and user_id in (None, r.user_id)
+                and status in (None, r.status)
+                and (after is None or (r.created_at, r.id) > after)
+            ),
+            key=lambda r: (r.created_at, r.id),
+        )
+        return found[:limit]
 
     def try_transition(
         self,
@@ -172,12 +228,20 @@ class _Reservations:
         moved = dataclasses.replace(current, status=to_status, updated_at=at)
         self._journal.put(self._store.reservations, reservation_id, moved)
         slot = (current.schedule_id, current.user_id)
-        if from_status is ReservationStatus.CONFIRMED:
-            self._journal.pop(self._store.confirmed, slot)
-        if to_status is ReservationStatus.CONFIRMED:
-            self._journal.put(self._store.confirmed, slot, reservation_id)
+        if from_status.holds_seats and not to_status.holds_seats:
+            self._journal.pop(self._store.active, slot)
+        if to_status.holds_seats:
+            self._journal.put(self._store.active, slot, reservation_id)
         self._append_event(moved)
         return True
+
+
+def _unexpired_hold(reservation: Reservation, at: datetime) -> bool:
+    """Whether ``reservation`` is a hold whose ``expires_at`` is still after ``at``."""
+    expires_at = reservation.expires_at
+    return (
+        reservation.status is ReservationStatus.HELD and expires_at is not None and expires_at > at
+    )
 
 
 class _IdempotencyKeys:

@@ -1,8 +1,8 @@
 """``reservation-core audit``: check every schedule's seat count; ``--repair`` fixes drift.
 
 A schedule drifts when its stored ``reserved`` differs from the sum of the quantities of
-its CONFIRMED reservations (or leaves ``0..capacity``). Repair sets ``reserved`` to that
-sum under the schedule's lock. An overbooked schedule (more confirmed seats than capacity)
+its HELD and CONFIRMED reservations (or leaves ``0..capacity``). Repair sets ``reserved`` to that
+sum under the schedule's lock. An overbooked schedule (more held and confirmed seats than capacity)
 is reported as unrepairable and left alone: raise its capacity or cancel reservations,
 then audit again.
 """
@@ -19,7 +19,7 @@ from reservation_core.cli._common import emit, open_engine, require_schema
 from reservation_core.cli._options import Commands, add_command, add_json, add_url
 from reservation_core.cli._urls import shown
 
-SUMMARY = "check reserved == sum of CONFIRMED on every schedule (exit 1 on drift)"
+SUMMARY = "check reserved == sum of HELD + CONFIRMED on every schedule (exit 1 on drift)"
 
 
 def add_parser(commands: Commands) -> None:
@@ -66,7 +66,7 @@ def drift_line(drift: dict[str, Any]) -> str:
     line = (
         f"  schedule {drift['schedule_id']!r}: capacity {drift['capacity']}, "
         f"stored reserved {drift['stored_reserved']}, "
-        f"actual {drift['actual_reserved']} (sum of CONFIRMED)"
+        f"actual {drift['actual_reserved']} (sum of HELD + CONFIRMED)"
     )
     if drift["repaired"]:
         return f"{line} -> repaired: reserved set to {drift['actual_reserved']}"

@@ -1,7 +1,8 @@
-"""``reservation-core demo``: a booking race for a few seats, then cancels and refunds.
+"""``reservation-core demo``: a booking race for a few seats, cancels and refunds, holds.
 
 Every request books one seat for a different user; the threads are released together
-by a barrier and queue on a bounded connection pool, as in a web application.
+by a barrier and queue on a bounded connection pool, as in a web application. Then a
+hold is confirmed, and another lapses and is sold again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 
 from reservation_core import BusinessException, Reservation, ReservationService
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, audit
+from reservation_core.cli import _holds
 from reservation_core.cli._common import (
     database,
     emit,
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             report = _demo(engine, service, schedule_id, args.capacity, args.requests)
         finally:
             if args.url is not None:  # leave nothing behind in the operator's database
-                remove_schedules(engine, [schedule_id])
+                remove_schedules(engine, [schedule_id, _holds_schedule(schedule_id)])
     emit(report, args.json, _text)
     return 0 if report["consistent"] else 1
 
@@ -88,9 +90,11 @@ def _demo(
     if cancelled:
         steps.append(_refund_after_cancel(service, cancelled[0].id))
 
+    holds = _holds.tour(engine, _holds_schedule(schedule_id))
+
     released = len(cancelled) + len(refunded)
     schedule = service.get_schedule(schedule_id)
-    drifts = audit(engine, schedule_ids=[schedule_id]).drifts
+    drifts = audit(engine, schedule_ids=[schedule_id, _holds_schedule(schedule_id)]).drifts
     counts = Counter(outcomes)
     checks = {
         "reserved_equals_confirmed": not drifts,
@@ -98,6 +102,7 @@ def _demo(
         "every_seat_sold": len(confirmed) == min(capacity, requests),
         "seats_returned_once": schedule.reserved == len(confirmed) - released,
         "transitions_as_expected": all(step["ok"] for step in steps),
+        "holds_as_expected": all(step["ok"] for step in holds),
         "no_unexpected_errors": not any(code.startswith("UNEXPECTED") for code in counts),
     }
     return {
@@ -114,9 +119,14 @@ def _demo(
         "confirmed_seats": drifts[0].actual_reserved if drifts else schedule.reserved,
         **timing(requests, elapsed, latencies),
         "transitions": steps,
+        "holds": holds,
         "checks": checks,
         "consistent": all(checks.values()),
     }
+
+
+def _holds_schedule(schedule_id: str) -> str:
+    return f"{schedule_id}-holds"
 
 
 def _raced_twice(service: ReservationService, action: str, reservation_id: str) -> dict[str, Any]:
@@ -173,6 +183,12 @@ def _text(report: dict[str, Any]) -> list[str]:
             f"  {step['action']:<22} {step['reservation_id'][:8]}  "
             f"{' + '.join(step['outcomes']):<44} {mark(step['ok'])}"
             for step in report["transitions"]
+        ),
+        "",
+        f"holds (capacity {_holds.CAPACITY}; the demo's clock jumps 10 minutes):",
+        *(
+            f"  {step['action']:<32}{step['outcome']:<40} {mark(step['ok'])}"
+            for step in report["holds"]
         ),
         "",
         f"seats: capacity {report['capacity']}, reserved {report['reserved']}, "

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from hypothesis import strategies as st
@@ -23,12 +24,20 @@ from hypothesis.stateful import (
 )
 
 from reservation_core.domain import Action, Reservation, ReservationStatus
-from reservation_core.errors import BusinessException
+from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.service import ReservationService
-from reservation_core.testing._model import NEW, Model, Refusal, invalid_fields
+from reservation_core.testing._model import (
+    ACTIVE,
+    NEW,
+    Model,
+    Refusal,
+    invalid_fields,
+    lapsed,
+)
 from reservation_core.testing.strategies import (
     MAX_ID_LENGTH,
     invalid_capacities,
+    invalid_hold_durations,
     invalid_ids,
     invalid_quantities,
     valid_capacities,
@@ -65,9 +74,26 @@ class Owner:
     """The user who owns the reservation acted on."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """A valid ``hold_for`` of ``n`` units: minutes on the machine's clock, else hours."""
+
+    n: int
+
+
 #: An argument as drawn: a ``str`` is an id suffix (the machine prefixes it), ``None`` an
 #: absent optional id; the classes above say the rest.
 Ref = str | Exact | Known | Owner | None
+
+
+class _FakeClock:
+    """The service's clock in a run: starts now, moves only when the machine says."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def _rarely(usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -102,6 +128,8 @@ _RESERVATION = _rarely(
 )
 _CAPACITY = _rarely(st.integers(0, 8), st.one_of(valid_capacities(), invalid_capacities()))
 _QUANTITY = _rarely(st.integers(1, 2), st.one_of(valid_quantities(), invalid_quantities()))
+_HOLD_FOR = _rarely(st.integers(1, 30).map(Span), invalid_hold_durations().map(Exact))
+_STATUS = st.one_of(st.none(), st.sampled_from(list(ReservationStatus)))
 
 
 def _require(condition: bool, message: str) -> None:
@@ -129,17 +157,80 @@ def _has_idempotency_keys(machine: _ReservationMachine) -> bool:
     return bool(machine.model.keys)
 
 
+def _has_clock(machine: _ReservationMachine) -> bool:
+    return machine.clock is not None
+
+
+def _accepts_clock(make_service: Callable[..., ReservationService]) -> bool:
+    """Whether ``make_service`` takes a ``clock=`` keyword (or any keyword)."""
+    try:
+        parameters = inspect.signature(make_service).parameters.values()
+    except (TypeError, ValueError):  # some callables have no signature to read
+        return False
+    return any(
+        p.kind is p.VAR_KEYWORD
+        or (p.name == "clock" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        for p in parameters
+    )
+
+
 class _ReservationMachine(RuleBasedStateMachine):
     """The rules and invariants; :func:`build_state_machine` supplies the service."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.clock: _FakeClock | None = _FakeClock() if self._clocked() else None
         self.service = self._new_service()
         self.model = Model()
         self.prefix = f"{uuid.uuid4().hex[: _PREFIX_LENGTH - 1]}:"
 
+    def _clocked(self) -> bool:
+        raise NotImplementedError
+
     def _new_service(self) -> ReservationService:
         raise NotImplementedError
+
+    def _now(self) -> datetime:
+        """The service's time: the machine's clock, or the real one (holds never lapse then)."""
+        return self.clock.now if self.clock is not None else datetime.now(UTC)
+
+    def _hold_for(self, drawn: Span | Exact) -> Any:
+        if isinstance(drawn, Exact):
+            return drawn.value
+        return timedelta(minutes=drawn.n) if self.clock is not None else timedelta(hours=drawn.n)
+
+    # -- lapsed holds: HELD until something expires them, then EXPIRED ---------------------
+
+    def _observe(self, reservation_id: str) -> Reservation:
+        """Read a recorded reservation; it must be as recorded, or a lapsed hold expired."""
+        seen = self._succeeds(functools.partial(self.service.get_reservation, reservation_id))
+        before = self.model.reservations[reservation_id]
+        if seen != before:
+            expired = dataclasses.replace(
+                before, status=ReservationStatus.EXPIRED, updated_at=seen.updated_at
+            )
+            _require(
+                lapsed(before, self._now()) and seen == expired,
+                f"got {seen!r}, expected {before!r} (or, were it a lapsed hold, it EXPIRED)",
+            )
+            _require(
+                before.expires_at is not None and seen.updated_at >= before.expires_at,
+                f"{seen!r} expired before its expires_at",
+            )
+            self.model.record(seen)
+        return seen
+
+    def _sync(self, schedule_id: Any = None, *, every: bool = False) -> None:
+        """Observe the lapsed holds of a schedule (or, with ``every``, of all schedules)."""
+        if not every and (type(schedule_id) is not str or schedule_id not in self.model.capacities):
+            return
+        for hold in self.model.lapsed_holds(self._now(), None if every else schedule_id):
+            self._observe(hold.id)
+
+    def _require_expired(self, holds: list[Reservation]) -> None:
+        for hold in holds:
+            seen = self._observe(hold.id)
+            _require(seen.status is ReservationStatus.EXPIRED, f"{seen!r} lapsed, yet not EXPIRED")
 
     # -- turning drawn arguments into call arguments (Any: some are ill-typed on purpose) --
 
@@ -226,6 +317,7 @@ class _ReservationMachine(RuleBasedStateMachine):
     def get_schedule(self, schedule: Ref) -> None:
         """Read a schedule."""
         sid = self._schedule_id(schedule)
+        self._sync(sid)
         expected = invalid_fields({"schedule_id": sid}) or self.model.get_schedule(sid)
         self._answers(expected, lambda: self.service.get_schedule(sid))
 
@@ -233,6 +325,7 @@ class _ReservationMachine(RuleBasedStateMachine):
     def change_capacity(self, schedule: Ref, capacity: Any) -> None:
         """Grow or shrink a schedule, sometimes under its reserved seats."""
         sid = self._schedule_id(schedule)
+        self._sync(sid)
         expected = invalid_fields(
             {"schedule_id": sid}, counts={"capacity": (capacity, 0)}
         ) or self.model.change_capacity(sid, capacity)
@@ -248,22 +341,59 @@ class _ReservationMachine(RuleBasedStateMachine):
             self._schedule_id(schedule), self._resolve(user), quantity, self._resolve(key)
         )
 
+    @rule(schedule=_SCHEDULE, user=_USER, quantity=_QUANTITY, hold_for=_HOLD_FOR, key=_KEY)
+    def hold_reservation(
+        self, schedule: Ref, user: Ref, quantity: Any, hold_for: Span | Exact, key: Ref
+    ) -> None:
+        """Hold seats for a while, with or without an idempotency key."""
+        self._reserve(
+            self._schedule_id(schedule),
+            self._resolve(user),
+            quantity,
+            self._resolve(key),
+            hold_for=self._hold_for(hold_for),
+            hold=True,
+        )
+
     @precondition(_has_idempotency_keys)
-    @rule(pick=st.integers(0, 15), other_quantity=st.booleans())
-    def retry_keyed_request(self, pick: int, other_quantity: bool) -> None:
+    @rule(pick=st.integers(0, 15), other_quantity=st.booleans(), other_kind=st.booleans())
+    def retry_keyed_request(self, pick: int, other_quantity: bool, other_kind: bool) -> None:
         """Send a keyed request again, as a client retries (or reuse its key for another)."""
         (uid, key_id), use = list(self.model.keys.items())[pick % len(self.model.keys)]
         quantity = use.quantity + 1 if other_quantity else use.quantity
-        self._reserve(use.schedule_id, uid, quantity, key_id)
+        hold = use.hold != other_kind
+        hold_for = self._hold_for(Span(10)) if hold else None
+        self._reserve(use.schedule_id, uid, quantity, key_id, hold_for=hold_for, hold=hold)
 
-    def _reserve(self, sid: Any, uid: Any, quantity: Any, key_id: Any) -> None:
+    def _reserve(
+        self,
+        sid: Any,
+        uid: Any,
+        quantity: Any,
+        key_id: Any,
+        *,
+        hold_for: Any = None,
+        hold: bool = False,
+    ) -> None:
+        self._sync(sid)
+        now = self._now()
         expected = invalid_fields(
             {"schedule_id": sid, "user_id": uid},
             optional_ids={"idempotency_key": key_id},
             counts={"quantity": (quantity, 1)},
-        ) or self.model.create_reservation(sid, uid, quantity, key_id)
+            holds={"hold_for": hold_for} if hold else None,
+        ) or self.model.create_reservation(sid, uid, quantity, key_id, now=now, hold=hold)
+        own_lapsed = [
+            r
+            for r in self.model.lapsed_holds(now, sid if type(sid) is str else None)
+            if r.user_id == uid
+        ]
 
         def call() -> Reservation:
+            if hold:
+                return self.service.hold_reservation(
+                    sid, uid, quantity=quantity, hold_for=hold_for, idempotency_key=key_id
+                )
             return self.service.create_reservation(
                 sid, uid, quantity=quantity, idempotency_key=key_id
             )
@@ -272,11 +402,17 @@ class _ReservationMachine(RuleBasedStateMachine):
             return self._refused(expected, call)
         result = self._succeeds(call)
         if expected != NEW:  # a replay: the original reservation, as it is now
-            return self._same(result, expected)
+            _require(
+                isinstance(expected, Reservation) and result.id == expected.id,
+                f"replayed {result!r}, expected the reservation {expected!r}",
+            )
+            self._same(result, self._observe(result.id))
+            return None
+        status = ReservationStatus.HELD if hold else ReservationStatus.CONFIRMED
         _require(
             (result.schedule_id, result.user_id, result.quantity, result.status)
-            == (sid, uid, quantity, ReservationStatus.CONFIRMED),
-            f"{result!r} is not a CONFIRMED reservation of {quantity} on {sid!r} for {uid!r}",
+            == (sid, uid, quantity, status),
+            f"{result!r} is not a {status} reservation of {quantity} on {sid!r} for {uid!r}",
         )
         _require(_is_uuid(result.id), f"reservation id {result.id!r} is not a UUID string")
         _require(result.id not in self.model.reservations, f"id {result.id!r} reused")
@@ -284,32 +420,120 @@ class _ReservationMachine(RuleBasedStateMachine):
             _is_utc(result.created_at) and result.updated_at >= result.created_at,
             f"{result!r}: timestamps must be UTC-aware, updated_at >= created_at",
         )
-        self.model.record(result, key_id)
+        if hold:
+            _require(
+                result.expires_at is not None
+                and _is_utc(result.expires_at)
+                and result.expires_at - result.created_at == hold_for,
+                f"{result!r}: expires_at must be created_at + hold_for ({hold_for})",
+            )
+        else:
+            _require(result.expires_at is None, f"{result!r}: a booking has no expires_at")
+        self.model.record(result, key_id, hold=hold)
+        # The user's own lapsed hold there had to go for this one to be made.
+        self._require_expired(own_lapsed)
         return None
 
     def _move(self, action: Action, reservation: Ref, as_user: Ref) -> None:
         rid = self._reservation_id(reservation)
         uid = self._user_for(rid, as_user)
+        known = self.model.reservations.get(rid) if type(rid) is str else None
+        if known is not None:
+            self._sync(known.schedule_id)
         expected = invalid_fields(
             {"reservation_id": rid}, optional_ids={"user_id": uid}
-        ) or self.model.move(action, rid, uid)
+        ) or self.model.move(action, rid, uid, now=self._now())
         method = {
             Action.CANCEL: self.service.cancel_reservation,
             Action.REFUND: self.service.refund_reservation,
+            Action.CONFIRM: self.service.confirm_reservation,
         }[action]
 
         def call() -> Reservation:
             return method(rid, user_id=uid)
 
         if isinstance(expected, Refusal):
-            return self._refused(expected, call)
+            self._refused(expected, call)
+            if expected.code is ErrorCode.HOLD_EXPIRED and known is not None:
+                self._require_expired([known])  # committed, though the call raised
+            return
         result = self._succeeds(call)
         before = self.model.reservations[rid]
+        if before.status is expected:  # confirming a CONFIRMED reservation: unchanged
+            self._same(result, before)
+            return
         self._same(
             result, dataclasses.replace(before, status=expected, updated_at=result.updated_at)
         )
         _require(_is_utc(result.updated_at), f"{result!r}: updated_at must be UTC-aware")
         self.model.record(result)
+        return
+
+    @precondition(_has_reservations)
+    @rule(reservation=_RESERVATION, as_user=_AS_USER)
+    def confirm_reservation(self, reservation: Ref, as_user: Ref) -> None:
+        """Confirm, before or after the hold lapsed, as anyone, the owner or another user."""
+        self._move(Action.CONFIRM, reservation, as_user)
+
+    @precondition(_has_clock)
+    @rule(minutes=st.integers(1, 20))
+    def advance_clock(self, minutes: int) -> None:
+        """Let time pass, so that holds lapse."""
+        if self.clock is not None:
+            self.clock.now += timedelta(minutes=minutes)
+
+    @rule()
+    def release_expired_holds(self) -> None:
+        """Sweep: every lapsed hold becomes EXPIRED and returns its seats."""
+        self._sync(every=True)
+        lapsed_now = self.model.lapsed_holds(self._now())
+        swept = self._succeeds(self.service.release_expired_holds)
+        # At least ours: services over one shared database sweep other runs' holds too.
+        _require(swept >= len(lapsed_now), f"swept {swept}, but {len(lapsed_now)} had lapsed")
+        self._require_expired(lapsed_now)
+
+    @rule(
+        by=st.sampled_from(["schedule", "user", "both", "neither"]),
+        schedule=_SCHEDULE,
+        user=_USER,
+        status=_STATUS,
+        limit=st.integers(1, 4),
+    )
+    def list_reservations(
+        self, by: str, schedule: Ref, user: Ref, status: ReservationStatus | None, limit: int
+    ) -> None:
+        """Page through a schedule's or a user's reservations; every page joined is the list."""
+        sid = self._schedule_id(schedule) if by in ("schedule", "both") else None
+        uid = self._resolve(user) if by in ("user", "both") else None
+        filters: dict[str, Any] = {"schedule_id": sid, "user_id": uid, "status": status}
+        refusal = invalid_fields({}, optional_ids={"schedule_id": sid, "user_id": uid})
+        if refusal is None and sid is None and uid is None:
+            refusal = Refusal(ErrorCode.VALIDATION_ERROR, fields=frozenset({"schedule_id"}))
+        if refusal is not None:
+            return self._refused(
+                refusal, lambda: self.service.list_reservations(**filters, limit=limit)
+            )
+        self._sync(every=True)
+        listed: list[Reservation] = []
+        cursor: str | None = None
+        for _ in range(len(self.model.reservations) + 2):
+            page = self._succeeds(
+                functools.partial(
+                    self.service.list_reservations, **filters, limit=limit, after=cursor
+                )
+            )
+            _require(len(page.items) <= limit, f"{len(page.items)} items on a page of {limit}")
+            listed.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        mine = [r for r in listed if r.id in self.model.reservations]
+        expected = self.model.page(sid, uid, status)
+        self._same(mine, expected)
+        in_order = [(r.created_at, r.id) for r in listed]
+        _require(
+            in_order == sorted(set(in_order)), f"pages not in (created_at, id) order: {listed!r}"
+        )
         return None
 
     @precondition(_has_reservations)
@@ -336,48 +560,51 @@ class _ReservationMachine(RuleBasedStateMachine):
         self._answers(expected, lambda: self.service.get_reservation(rid, user_id=uid))
 
     # -- the invariant, observed through the public API only -------------------------------
-    # For every schedule: reserved == Σ quantity of its CONFIRMED reservations, and
+    # For every schedule: reserved == Σ quantity of its HELD and CONFIRMED reservations, and
     # 0 <= reserved <= capacity (the documentation's consistency guarantees).
 
     @invariant()
-    def seats_match_confirmed_reservations(self) -> None:
-        """``reserved == Σ quantity of CONFIRMED`` and ``0 <= reserved <= capacity``."""
-        observed = [
-            self._succeeds(functools.partial(self.service.get_reservation, rid))
-            for rid in self.model.reservations
-        ]
+    def seats_match_active_reservations(self) -> None:
+        """``reserved == Σ quantity of HELD + CONFIRMED``, ``0 <= reserved <= capacity``."""
+        # get_reservation(r.id) == r as last returned (or, for a lapsed hold, EXPIRED).
+        observed = [self._observe(rid) for rid in list(self.model.reservations)]
         for sid in self.model.capacities:
             schedule = self._succeeds(functools.partial(self.service.get_schedule, sid))
-            confirmed = sum(
-                r.quantity
-                for r in observed
-                if r.schedule_id == sid and r.status is ReservationStatus.CONFIRMED
+            active = sum(
+                r.quantity for r in observed if r.schedule_id == sid and r.status in ACTIVE
             )
             _require(
-                schedule.reserved == confirmed,
-                f"{schedule!r}: reserved != {confirmed}, the seats of its CONFIRMED reservations",
+                schedule.reserved == active,
+                f"{schedule!r}: reserved != {active}, the seats of its HELD and CONFIRMED "
+                "reservations",
             )
             _require(0 <= schedule.reserved <= schedule.capacity, f"{schedule!r} overbooked")
             self._same(schedule, self.model.schedule(sid))
-        for reservation in observed:  # get_reservation(r.id) == r, as last returned
-            self._same(reservation, self.model.reservations[reservation.id])
 
 
 def build_state_machine(
-    make_service: Callable[[], ReservationService],
+    make_service: Callable[..., ReservationService],
 ) -> type[RuleBasedStateMachine]:
     """A Hypothesis state machine that checks services made by ``make_service``.
 
     Each run (Hypothesis example) calls ``make_service()`` once, then drives random
     sequences of ``create_schedule``, ``get_schedule``, ``change_capacity``,
-    ``create_reservation`` (with and without idempotency keys), ``cancel_reservation``,
-    ``refund_reservation`` and ``get_reservation``: several users, ids at the edges
-    (4-byte characters, exactly 64 characters, lookalikes such as ``"a"``/``"A"``/``"a "``),
-    capacities from 0, ownership checks, invalid arguments. It compares every result and
-    every error code, in the contract's precedence, with a pure model, and after every step
-    checks ``reserved == Σ quantity of CONFIRMED`` and ``0 <= reserved <= capacity`` through
-    the public API. A mismatch raises :class:`AssertionError`; Hypothesis then shrinks it to
-    a minimal sequence of calls.
+    ``create_reservation`` and ``hold_reservation`` (with and without idempotency keys),
+    ``confirm_reservation``, ``cancel_reservation``, ``refund_reservation``,
+    ``get_reservation``, ``release_expired_holds`` and ``list_reservations``: several
+    users, ids at the edges (4-byte characters, exactly 64 characters, lookalikes such as
+    ``"a"``/``"A"``/``"a "``), capacities from 0, ownership checks, invalid arguments. It
+    compares every result and every error code, in the contract's precedence, with a pure
+    model, and after every step checks ``reserved == Σ quantity of HELD + CONFIRMED`` and
+    ``0 <= reserved <= capacity`` through the public API.
+
+    If ``make_service`` takes a ``clock`` keyword argument (or ``**options``), each run
+    calls ``make_service(clock=clock)`` with a clock of the machine's own, which starts at
+    the real time and moves only when a rule lets minutes pass, so that holds lapse and
+    expire. Otherwise holds last hours on the real clock and none lapses during a run.
+
+    A mismatch raises :class:`AssertionError`; Hypothesis then shrinks it to a minimal
+    sequence of calls.
 
     Every id the machine makes carries a prefix fresh to each run, so ``make_service`` may
     return services over one shared database that is never reset. The model assumes
@@ -385,8 +612,9 @@ def build_state_machine(
     well above the run's duration).
 
     Args:
-        make_service: a zero-argument callable returning a ``ReservationService``, for
-            example ``lambda: ReservationService(lambda: SqlAlchemyUnitOfWork(engine))``.
+        make_service: a callable returning a ``ReservationService``, for example
+            ``lambda: ReservationService(lambda: SqlAlchemyUnitOfWork(engine))``, or, to
+            exercise expiry, ``lambda clock: ReservationService(..., clock=clock)``.
 
     Returns:
         A ``RuleBasedStateMachine`` subclass: run it with
@@ -402,9 +630,15 @@ def build_state_machine(
         ... )
         >>> TestReservations = Machine.TestCase  # collected by pytest or unittest
     """
+    clocked = _accepts_clock(make_service)
 
     class ReservationStateMachine(_ReservationMachine):
+        def _clocked(self) -> bool:
+            return clocked
+
         def _new_service(self) -> ReservationService:
+            if self.clock is not None:
+                return make_service(clock=self.clock)
             return make_service()
 
     return ReservationStateMachine

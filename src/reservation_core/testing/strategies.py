@@ -17,6 +17,8 @@ Examples:
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hypothesis import strategies as st
 
 from reservation_core._validation import MAX_COUNT, MAX_ID_LENGTH
@@ -25,6 +27,7 @@ __all__ = [
     "MAX_COUNT",
     "MAX_ID_LENGTH",
     "invalid_capacities",
+    "invalid_hold_durations",
     "invalid_ids",
     "invalid_quantities",
     "valid_capacities",
@@ -125,3 +128,22 @@ def invalid_capacities() -> st.SearchStrategy[object]:
 def invalid_quantities() -> st.SearchStrategy[object]:
     """Quantities refused with ``VALIDATION_ERROR``: as :func:`invalid_capacities`, and ``0``."""
     return _invalid_counts(1)
+
+
+def invalid_hold_durations() -> st.SearchStrategy[object]:
+    """``hold_for`` values refused with ``VALIDATION_ERROR``.
+
+    Zero, negative and over-long (above 365 days, up to ``timedelta.max``) durations, and
+    what is not a ``timedelta`` at all: numbers of seconds, ``None``, ``bool``, strings.
+    """
+    return st.one_of(
+        st.just(timedelta(0)),
+        st.timedeltas(max_value=timedelta(0)),
+        st.timedeltas(min_value=timedelta(days=365, microseconds=1)),
+        st.just(timedelta.max),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.none(),
+        st.booleans(),
+        st.sampled_from(["PT10M", "600"]),
+    )

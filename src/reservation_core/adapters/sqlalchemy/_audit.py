@@ -1,6 +1,6 @@
-"""The seat-count audit: ``reserved`` against the sum of ``CONFIRMED`` quantities.
+"""The seat-count audit: ``reserved`` against the sum of ``HELD`` and ``CONFIRMED`` quantities.
 
-The library keeps ``reserved == Σ quantity of CONFIRMED`` itself; drift only comes from
+The library keeps ``reserved == Σ quantity of HELD + CONFIRMED`` itself; drift only comes from
 outside it (a hand-written ``UPDATE``, a restored backup, a bug). :func:`audit` finds it
 and, with ``repair=True``, fixes it under the schedule's lock.
 """
@@ -28,13 +28,14 @@ _log = logging.getLogger("reservation_core.audit")
 T = TypeVar("T")
 UnitOfWorkFactory = Callable[[], RunnerUnitOfWork]
 _S, _R = schedules.c, reservations.c
-_CONFIRMED = str(ReservationStatus.CONFIRMED)
+# Holds take seats as bookings do, until they are confirmed, cancelled or expired.
+_ACTIVE = [str(status) for status in ReservationStatus if status.holds_seats]
 
 _SUMS = (
     select(_R.schedule_id, func.sum(_R.quantity).label("seats"))
-    .where(_R.status == _CONFIRMED)
+    .where(_R.status.in_(_ACTIVE))
     .group_by(_R.schedule_id)
-    .subquery("confirmed")
+    .subquery("active")
 )
 _ACTUAL = func.coalesce(_SUMS.c.seats, 0)
 # One statement, so one snapshot on every backend: a booking commits its seat count and
@@ -51,8 +52,8 @@ _COUNT = select(func.count()).select_from(schedules)
 _LOCKED_SCHEDULE = (
     select(_S.capacity, _S.reserved).where(_S.id == bindparam("schedule_id")).with_for_update()
 )
-_CONFIRMED_SEATS = select(func.coalesce(func.sum(_R.quantity), 0)).where(
-    and_(_R.schedule_id == bindparam("schedule_id"), _R.status == _CONFIRMED)
+_ACTIVE_SEATS = select(func.coalesce(func.sum(_R.quantity), 0)).where(
+    and_(_R.schedule_id == bindparam("schedule_id"), _R.status.in_(_ACTIVE))
 )
 _SET_RESERVED = (
     update(schedules).where(_S.id == bindparam("schedule_id")).values(reserved=bindparam("seats"))
@@ -69,7 +70,8 @@ class ScheduleDrift:
         schedule_id: the schedule.
         capacity: its capacity.
         stored_reserved: the ``reserved`` column as found.
-        actual_reserved: the sum of the quantities of its ``CONFIRMED`` reservations.
+        actual_reserved: the sum of the quantities of its ``HELD`` and ``CONFIRMED``
+            reservations.
         repaired: whether :func:`audit` set ``reserved`` to ``actual_reserved``.
     """
 
@@ -118,12 +120,15 @@ class AuditReport:
 def audit(
     engine: Engine, repair: bool = False, *, schedule_ids: Collection[str] | None = None
 ) -> AuditReport:
-    """Check that every schedule's ``reserved`` is the sum of its ``CONFIRMED`` quantities.
+    """Check that every schedule's ``reserved`` is the sum of its active quantities.
+
+    Active: ``HELD`` and ``CONFIRMED``. A hold past its ``expires_at`` still counts until
+    it is expired (it holds its seats until then), so lapsed holds are no drift.
 
     Also checks ``0 <= reserved <= capacity``. With ``repair=True`` each drifted schedule is
     fixed in its own transaction, holding the schedule's lock (the lock every booking,
-    cancel and refund takes first), so the count written is exact even under load. An
-    overbooked schedule (more confirmed seats than capacity) is reported, never changed:
+    hold, cancel, refund and expiry takes first), so the count written is exact even under load. An
+    overbooked schedule (more held and confirmed seats than capacity) is reported, never changed:
     see :attr:`ScheduleDrift.repairable`.
 
     Args:
@@ -181,7 +186,7 @@ def _repairer(schedule_id: str) -> Callable[[RunnerUnitOfWork], ScheduleDrift | 
         row = uow._runner.execute(_LOCKED_SCHEDULE, params).first()
         if row is None:  # deleted since it was found
             return None
-        actual = int(uow._runner.execute(_CONFIRMED_SEATS, params).scalar_one())
+        actual = int(uow._runner.execute(_ACTIVE_SEATS, params).scalar_one())
         drift = ScheduleDrift(schedule_id, row.capacity, row.reserved, actual)
         if drift.stored_reserved == actual and drift.repairable:
             return None  # repaired by someone else meanwhile

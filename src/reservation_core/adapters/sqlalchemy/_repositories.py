@@ -7,7 +7,13 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from reservation_core.domain import Reservation, ReservationEvent, ReservationStatus, Schedule
+from reservation_core.domain import (
+    Reservation,
+    ReservationEvent,
+    ReservationStatus,
+    Schedule,
+    event_type,
+)
 from reservation_core.ports import (
     DuplicateReservationError,
     IdempotencyKeyTaken,
@@ -28,6 +34,7 @@ def _reservation(row: Row[Any]) -> Reservation:
         status=ReservationStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        expires_at=row.expires_at,
     )
 
 
@@ -65,10 +72,66 @@ class SqlReservations(_Repository):
         row = self._runner.execute(sql.RESERVATION, {"reservation_id": reservation_id}).first()
         return None if row is None else _reservation(row)
 
-    def find_confirmed(self, schedule_id: str, user_id: str) -> Reservation | None:
+    def find_active(self, schedule_id: str, user_id: str) -> Reservation | None:
         params = {"schedule_id": schedule_id, "user_id": user_id}
-        row = self._runner.execute(sql.CONFIRMED, params).first()
+        row = self._runner.execute(sql.ACTIVE, params).first()
         return None if row is None else _reservation(row)
+
+    def confirm_hold(self, reservation_id: str, at: datetime) -> bool:
+        params = {"reservation_id": reservation_id, "at": at}
+        if self._runner.execute(sql.CONFIRM_HOLD, params).rowcount != 1:
+            return False
+        self._event_of(reservation_id, ReservationStatus.CONFIRMED)
+        return True
+
+    def _event_of(self, reservation_id: str, status: ReservationStatus) -> None:
+        """Append the event of a move to ``status`` the reservation's row just made."""
+        params = {"reservation_id": reservation_id, "p_type": event_type(status)}
+        self._runner.execute(sql.APPEND_TRANSITION_EVENT, params)
+
+    def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
+        run = self._runner.execute
+        # Looked up without a lock first: a sold-out schedule without lapsed holds (the
+        # common refusal) costs one indexed read and no wait on the schedule's row lock.
+        lapsed = run(sql.LAPSED_HOLDS, {"schedule_id": schedule_id, "at": at}).all()
+        if not lapsed:
+            return 0
+        run(sql.LOCK_SCHEDULE, {"schedule_id": schedule_id})  # lock order: schedule first
+        seats = expired = 0
+        for row in lapsed:  # each a compare-and-set: a concurrent confirm or cancel may win
+            if run(sql.EXPIRE_HOLD, {"reservation_id": row.id, "at": at}).rowcount == 1:
+                self._event_of(row.id, ReservationStatus.EXPIRED)
+                seats, expired = seats + row.quantity, expired + 1
+        if seats == 0:
+            return expired
+        params = {"schedule_id": schedule_id, "quantity": seats}
+        return expired if run(sql.RELEASE_SEATS, params).rowcount == 1 else None
+
+    def schedules_with_expired_holds(self, at: datetime) -> list[str]:
+        rows = self._runner.execute(sql.SCHEDULES_WITH_LAPSED_HOLDS, {"at": at})
+        return sorted(set(rows.scalars()))
+
+    def page(
+        self,
+        *,
+        schedule_id: str | None,
+        user_id: str | None,
+        status: ReservationStatus | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Reservation]:
+        query = sql.page(
+            schedule_id is not None, user_id is not None, status is not None, after is not None
+        )
+        params: dict[str, Any] = {
+            "schedule_id": schedule_id,
+            "user_id": user_id,
+            "status": None if status is None else str(status),
+            "limit": limit,
+        }
+        if after is not None:
+            params["after_created_at"], params["after_id"] = after
+        return [_reservation(row) for row in self._runner.execute(query, params)]
 
     def try_transition(
         self,

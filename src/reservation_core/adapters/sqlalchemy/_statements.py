@@ -8,12 +8,14 @@ name where a statement also sets columns: SQLAlchemy would turn such a key into 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Dialect,
+    Integer,
     and_,
     bindparam,
     delete,
@@ -25,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.selectable import Select
 
 from reservation_core.domain import Reservation, ReservationStatus, event_type
 
@@ -74,12 +77,13 @@ RESERVATION_KEYS = [
     "status",
     "created_at",
     "updated_at",
+    "expires_at",
 ]
 RESERVATION_COLUMNS = tuple(reservations.c[key] for key in RESERVATION_KEYS)
 RESERVATION = select(*RESERVATION_COLUMNS).where(_R.id == bindparam("reservation_id"))
-CONFIRMED = select(*RESERVATION_COLUMNS).where(
+ACTIVE = select(*RESERVATION_COLUMNS).where(
     _R.schedule_id == bindparam("schedule_id"),
-    _R.confirmed_user_id == bindparam("user_id"),
+    _R.active_user_id == bindparam("user_id"),
 )
 INSERT_RESERVATION = insert(reservations)
 TRANSITION = (
@@ -87,6 +91,77 @@ TRANSITION = (
     .where(_R.id == bindparam("reservation_id"), _R.status == bindparam("from_status"))
     .values(status=bindparam("to_status"), updated_at=bindparam("at"))
 )
+
+# -- holds ------------------------------------------------------------------------------------
+
+_HELD, _CONFIRMED, _EXPIRED = (
+    str(status)
+    for status in (ReservationStatus.HELD, ReservationStatus.CONFIRMED, ReservationStatus.EXPIRED)
+)
+# Confirm and expire are both compare-and-sets on status = 'HELD', on opposite sides of
+# expires_at: of a confirm and an expiry racing on one hold, exactly one matches.
+CONFIRM_HOLD = (
+    update(reservations)
+    .where(
+        _R.id == bindparam("reservation_id"),
+        _R.status == _HELD,
+        _R.expires_at > bindparam("at"),
+    )
+    .values(status=_CONFIRMED, updated_at=bindparam("at"))
+)
+# FOR UPDATE locks the row on PostgreSQL and MariaDB; SQLite's unit of work already holds
+# the database's write lock (BEGIN IMMEDIATE), and SQLAlchemy omits the clause there.
+LOCK_SCHEDULE = select(_S.id).where(_S.id == bindparam("schedule_id")).with_for_update()
+LAPSED_HOLDS = select(_R.id, _R.quantity).where(
+    _R.schedule_id == bindparam("schedule_id"),
+    _R.status == _HELD,
+    _R.expires_at <= bindparam("at"),
+)
+EXPIRE_HOLD = (
+    update(reservations)
+    .where(
+        _R.id == bindparam("reservation_id"),
+        _R.status == _HELD,
+        _R.expires_at <= bindparam("at"),
+    )
+    .values(status=_EXPIRED, updated_at=bindparam("at"))
+)
+# No DISTINCT: SQLite would answer it by scanning a schedule_id index from end to end; the
+# caller drops repeats. The range on (status, expires_at, schedule_id) covers the query.
+SCHEDULES_WITH_LAPSED_HOLDS = select(_R.schedule_id).where(
+    _R.status == _HELD, _R.expires_at <= bindparam("at")
+)
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+@functools.cache
+def page(by_schedule: bool, by_user: bool, by_status: bool, after: bool) -> Select[Any]:
+    """The keyset page query for one combination of filters (each built once).
+
+    ``created_at >= :c AND (created_at > :c OR id > :i)`` rather than a row comparison:
+    its first term is an index range bound on every backend, with the filters' equality
+    columns before it in the index (``(schedule_id, created_at, id)`` or ``(user_id,
+    created_at, id)``), so a page costs a range scan however deep it is.
+    """
+    query = select(*RESERVATION_COLUMNS)
+    if by_schedule:
+        query = query.where(_R.schedule_id == bindparam("schedule_id"))
+    if by_user:
+        query = query.where(_R.user_id == bindparam("user_id"))
+    if by_status:
+        query = query.where(_R.status == bindparam("status"))
+    if after:
+        query = query.where(
+            _R.created_at >= bindparam("after_created_at"),
+            or_(
+                _R.created_at > bindparam("after_created_at"),
+                _R.id > bindparam("after_id"),
+            ),
+        )
+    return query.order_by(_R.created_at, _R.id).limit(
+        bindparam("limit", type_=Integer, literal_execute=True)
+    )
 
 
 def reservation_row(reservation: Reservation) -> dict[str, Any]:
@@ -99,6 +174,7 @@ def reservation_row(reservation: Reservation) -> dict[str, Any]:
         "status": str(reservation.status),
         "created_at": reservation.created_at,
         "updated_at": reservation.updated_at,
+        "expires_at": reservation.expires_at,
     }
 
 
@@ -205,6 +281,7 @@ def _book_in_one_statement() -> Insert:
         bindparam("p_status", type_=_R.status.type),
         bindparam("p_created_at", type_=_R.created_at.type),
         bindparam("p_created_at", type_=_R.updated_at.type),
+        bindparam("p_expires_at", type_=_R.expires_at.type),
     )
     booked = (
         insert(reservations)
@@ -238,6 +315,7 @@ def book_in_one_statement_params(reservation: Reservation) -> dict[str, Any]:
         "p_status": str(reservation.status),
         "p_created_at": reservation.created_at,
         "p_type": event_type(reservation.status),
+        "p_expires_at": reservation.expires_at,
     }
 
 

@@ -102,6 +102,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+#: The generated ``active_user_id``: the user id while the reservation holds seats.
+ACTIVE_USER_ID = "CASE WHEN status IN ('HELD', 'CONFIRMED') THEN user_id END"
+#: The statuses a reservation row may have.
+STATUS_CHECK = "status IN ('HELD', 'CONFIRMED', 'CANCELLED', 'REFUNDED', 'EXPIRED')"
+
 schedules = Table(
     "rc_schedules",
     metadata,
@@ -124,22 +129,30 @@ reservations = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
-    # The duplicate guard: the user id while CONFIRMED, else NULL; unique per schedule
-    # below. A generated column works the same on all three databases (MariaDB has no
-    # partial indexes), so there is one rule, not one per dialect.
+    # A hold's deadline; NULL for a reservation that was never a hold.
+    Column("expires_at", UtcDateTime(), nullable=True),
+    # The duplicate guard: the user id while the reservation is active (HELD or
+    # CONFIRMED), else NULL; unique per schedule below. A generated column works the same
+    # on all three databases (MariaDB has no partial indexes), so there is one rule, not
+    # one per dialect.
     Column(
-        "confirmed_user_id",
+        "active_user_id",
         IdString(),
-        Computed("CASE WHEN status = 'CONFIRMED' THEN user_id END", persisted=True),
+        Computed(ACTIVE_USER_ID, persisted=True),
     ),
     CheckConstraint("quantity >= 1", name="quantity"),
-    CheckConstraint("status IN ('CONFIRMED', 'CANCELLED', 'REFUNDED')", name="status"),
+    CheckConstraint(STATUS_CHECK, name="status"),
     Index(None, "schedule_id", "status"),
-    Index("uq_rc_reservations_confirmed_user", "schedule_id", "confirmed_user_id", unique=True),
+    Index("uq_rc_reservations_active_user", "schedule_id", "active_user_id", unique=True),
+    # Keyset pages of a schedule's or a user's reservations, in (created_at, id) order.
+    Index(None, "schedule_id", "created_at", "id"),
+    Index(None, "user_id", "created_at", "id"),
+    # The sweeper's search for lapsed holds (covering: it reads only schedule_id).
+    Index(None, "status", "expires_at", "schedule_id"),
     **_MYSQL_TABLE,
 )
-"""``rc_reservations``: one row per reservation; a unique index allows one ``CONFIRMED``
-reservation per user and schedule."""
+"""``rc_reservations``: one row per reservation; a unique index allows one active
+(``HELD`` or ``CONFIRMED``) reservation per user and schedule."""
 
 idempotency_keys = Table(
     "rc_idempotency_keys",

@@ -66,7 +66,15 @@ def dialect_for(connection: BaseDatabaseWrapper, *, schema: bool = False) -> Dia
 class _Compiled:
     """One statement compiled for one dialect and one set of parameter names."""
 
-    __slots__ = ("_compiled", "_names", "_processors", "_row", "returns_rows", "sql")
+    __slots__ = (
+        "_compiled",
+        "_expands",
+        "_names",
+        "_processors",
+        "_row",
+        "returns_rows",
+        "sql",
+    )
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
@@ -80,18 +88,24 @@ class _Compiled:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self._processors[escaped.get(name, name)] = processor
+        # An IN of a list or a LIMIT: SQL whose text depends on the values, made per call.
+        self._expands = bool(compiled.post_compile_params or compiled.literal_execute_params)
         self.returns_rows = isinstance(statement, Select)
         self._row: Callable[[Sequence[Any]], Any] | None = None
         if isinstance(statement, Select):
             self._row = _row_maker(statement, dialect)
 
-    def parameters(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        """The driver's parameters, processed by the column types, in placeholder order."""
-        values = self._compiled.construct_params(params)
-        processors = self._processors
-        return tuple(
-            processors[name](values[name]) if name in processors else values[name]
-            for name in self._names
+    def bound(self, params: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """The SQL and the driver's parameters, processed by the column types, in order."""
+        if self._expands:
+            state = self._compiled.construct_expanded_state(params)
+            processors = {**self._processors, **state.processors}
+            values, names, sql = state.parameters, state.positiontup or (), state.statement
+        else:
+            values = self._compiled.construct_params(params)
+            processors, names, sql = self._processors, self._names, self.sql
+        return sql, tuple(
+            processors[name](values[name]) if name in processors else values[name] for name in names
         )
 
     def rows(self, raw: Sequence[Sequence[Any]]) -> list[Any]:
@@ -156,6 +170,13 @@ class Result:
         (row,) = self._rows
         return row[0]
 
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def scalars(self) -> list[Any]:
+        """The first column of every row."""
+        return [row[0] for row in self._rows]
+
 
 #: Every statement compiled once per dialect (one per alias) and set of parameter names,
 #: shared by the units of work of all threads (a lost race compiles twice, harmlessly).
@@ -179,7 +200,8 @@ class DjangoConnection:
             if len(_COMPILED) >= _CACHE_SIZE:  # statements built per call (audit filters)
                 _COMPILED.clear()
             compiled = _COMPILED[key] = _Compiled(statement, self.dialect, keys)
-        return self._run(compiled.sql, compiled.parameters(params), compiled)
+        sql, values = compiled.bound(params)
+        return self._run(sql, values, compiled)
 
     def exec_driver_sql(self, sql: str, params: Any) -> Result:
         """Run SQL in the driver's ``format`` style with driver-ready parameters."""

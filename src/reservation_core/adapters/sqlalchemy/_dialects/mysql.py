@@ -81,6 +81,7 @@ class MySQLRules(DialectRules):
         row = sql.reservation_row(reservation)
         row["created_at"] = _UTC_DATETIME.process_bind_param(reservation.created_at, dialect)
         row["updated_at"] = _UTC_DATETIME.process_bind_param(reservation.updated_at, dialect)
+        row["expires_at"] = _UTC_DATETIME.process_bind_param(reservation.expires_at, dialect)
         insert, insert_params = _INSERT_RESERVATION.for_dialect(dialect)
         connection.exec_driver_sql(insert, insert_params(row))
         event = sql.event_row(reservation)
