@@ -24,17 +24,18 @@
 # in place), loop_wait 1 s and ttl 20 s.
 #
 # Environment: RC_PATRONI_DIR (default /tmp/reservation-core-patroni), RC_PATRONI_ETCD_PORT
-# (2379), RC_PATRONI_PG_PORT (5440), RC_PATRONI_API_PORT (8008), RC_PATRONI_DATABASE (test),
-# RC_PATRONI_SYNC (on), RC_PATRONI_BIN (/usr/lib/postgresql/15/bin).
+# (2479), RC_PATRONI_PG_PORT (5440), RC_PATRONI_API_PORT (8008), RC_PATRONI_DATABASE (test),
+# RC_PATRONI_SYNC (on), RC_PATRONI_BIN (default: the newest /usr/lib/postgresql/*/bin).
 set -euo pipefail
 
 DIR=${RC_PATRONI_DIR:-/tmp/reservation-core-patroni}
-ETCD_PORT=${RC_PATRONI_ETCD_PORT:-2379}
+# Not etcd's own 2379: a distribution's etcd service may be serving there.
+ETCD_PORT=${RC_PATRONI_ETCD_PORT:-2479}
 PG_PORT=${RC_PATRONI_PG_PORT:-5440}
 API_PORT=${RC_PATRONI_API_PORT:-8008}
 DATABASE=${RC_PATRONI_DATABASE:-test}
 SYNC=${RC_PATRONI_SYNC:-on}
-BIN=${RC_PATRONI_BIN:-/usr/lib/postgresql/15/bin}
+BIN=${RC_PATRONI_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
 MEMBERS=(1 2)
 SCOPE=reservation-core
 
