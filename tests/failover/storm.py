@@ -26,6 +26,10 @@ from reservation_core.adapters.sqlalchemy import audit, idempotency_keys, reserv
 #: Calls a client repeats after a failover: (kind, reservation id or schedule id, user, key).
 Call = tuple[str, str, str, str]
 _MOVES = {"cancel": ReservationStatus.CANCELLED, "refund": ReservationStatus.REFUNDED}
+#: What a client meets in a failover and repeats the call on: the database was unreachable
+#: (the outcome perhaps unknown), or, on Galera, write sets of clients that moved to
+#: another node kept failing certification (nothing was written).
+_REPEATABLE = {ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.CONCURRENCY_CONFLICT}
 _ALREADY = {
     "cancel": ErrorCode.RESERVATION_ALREADY_CANCELLED,
     "refund": ErrorCode.ALREADY_REFUNDED,
@@ -46,12 +50,17 @@ class Ledger:
     errors: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     unexpected: list[str] = dataclasses.field(default_factory=list)
     killed_at: float | None = None
+    #: when the cluster had taken the loss in (a new primary; a smaller Galera view).
+    failed_over_at: float | None = None
     #: the first and the last failure after the kill (when each call ended).
     outage_began: float | None = None
     outage_ended: float | None = None
-    #: successes of calls that began after the outage began, and when the first ended.
-    served_after_outage: int = 0
+    #: when the first call begun after the first failure succeeded.
     recovered_at: float | None = None
+    #: successes of calls begun after the fail-over, per client group (service).
+    served_after_failover: collections.Counter[int] = dataclasses.field(
+        default_factory=collections.Counter
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +74,10 @@ class Findings:
     audit_consistent: bool
     errors: dict[str, int]
     resolved: dict[str, int]
+    failover_seconds: float | None
     recovery_seconds: float | None
     last_error_seconds: float | None
+    served_after_failover: dict[int, int]
     unexpected: list[str]
 
     def summary(self) -> dict[str, object]:
@@ -79,8 +90,10 @@ class Findings:
             "audit_consistent": self.audit_consistent,
             "errors": self.errors,
             "resolved_after_failover": self.resolved,
+            "failover_seconds": self.failover_seconds,
             "recovery_seconds": self.recovery_seconds,
             "last_error_seconds": self.last_error_seconds,
+            "served_after_failover_by_client_group": self.served_after_failover,
         }
 
 
@@ -106,7 +119,8 @@ class Storm:
     # -- the clients ---------------------------------------------------------------------
 
     def _client(self, n: int, barrier: threading.Barrier, limit: int) -> None:
-        service = self.services[n % len(self.services)]
+        group = n % len(self.services)
+        service = self.services[group]
         ledger = self.ledger
         barrier.wait()
         for i in range(limit):
@@ -123,12 +137,13 @@ class Storm:
             with ledger.lock:
                 ledger.acknowledged[booking.id] = booking.status
                 ledger.booked_by[user] = booking.id
-                self._served(began)
+                self._served(group, began)
             move = ("keep", "cancel", "keep", "refund")[i % 4]
             if move != "keep":
-                self._move(service, move, booking.id, user)
+                self._move(group, move, booking.id, user)
 
-    def _move(self, service: ReservationService, move: str, reservation_id: str, user: str) -> None:
+    def _move(self, group: int, move: str, reservation_id: str, user: str) -> None:
+        service = self.services[group]
         began = time.monotonic()
         call = service.cancel_reservation if move == "cancel" else service.refund_reservation
         try:
@@ -138,14 +153,15 @@ class Storm:
             return
         with self.ledger.lock:
             self.ledger.acknowledged[reservation_id] = moved.status
-            self._served(began)
+            self._served(group, began)
 
-    def _served(self, began: float) -> None:
+    def _served(self, group: int, began: float) -> None:
         ledger = self.ledger  # the caller holds the lock
-        if ledger.outage_began is not None and began > ledger.outage_began:
-            ledger.served_after_outage += 1
-            if ledger.recovered_at is None:
-                ledger.recovered_at = time.monotonic()
+        outage = ledger.outage_began
+        if outage is not None and began > outage and ledger.recovered_at is None:
+            ledger.recovered_at = time.monotonic()
+        if ledger.failed_over_at is not None and began > ledger.failed_over_at:
+            ledger.served_after_failover[group] += 1
 
     def _failed(self, error: BusinessException, call: Call) -> None:
         ledger = self.ledger
@@ -155,11 +171,11 @@ class Storm:
                 ledger.outage_ended = time.monotonic()
                 if ledger.outage_began is None:
                     ledger.outage_began = ledger.outage_ended
-            if error.code is ErrorCode.STORAGE_UNAVAILABLE:
+            if error.code in _REPEATABLE:
                 ledger.to_resolve.append(call)
             else:
                 ledger.unexpected.append(f"{call}: {error.to_dict()}")
-        if error.code is ErrorCode.STORAGE_UNAVAILABLE:
+        if error.code in _REPEATABLE:
             self.stop.wait(0.05)  # a client's pause before its next call, not a race timer
 
     # -- the run -------------------------------------------------------------------------
@@ -173,10 +189,10 @@ class Storm:
         after_recovery: int = 60,
         bound_seconds: float = 120,
     ) -> None:
-        """Book until ``before_kill`` are acknowledged, ``kill``, then until the cluster has
-        served ``after_recovery`` calls begun after the first failure the kill caused; all
-        within ``bound_seconds``. (Calls can succeed for a moment after the kill: the
-        killed postmaster's backends finish what they were doing.)"""
+        """Book until ``before_kill`` are acknowledged, then ``kill``, which returns once the
+        cluster has taken the loss in (a new primary promoted, a smaller Galera view); then
+        book until every client group has had ``after_recovery`` calls begun after that
+        served; all within ``bound_seconds``."""
         barrier = threading.Barrier(threads + 1)
         workers = [
             threading.Thread(target=self._client, args=(n, barrier, 100_000), daemon=True)
@@ -193,7 +209,10 @@ class Storm:
             with self.ledger.lock:
                 self.ledger.killed_at = time.monotonic()
             kill()
-            while self.ledger.served_after_outage < after_recovery:
+            with self.ledger.lock:
+                self.ledger.failed_over_at = time.monotonic()
+            served = self.ledger.served_after_failover
+            while min(served[group] for group in range(len(self.services))) < after_recovery:
                 assert time.monotonic() < deadline, (
                     f"the cluster did not serve again within {bound_seconds}s of the start: "
                     f"{dict(self.ledger.errors)}"
@@ -221,7 +240,7 @@ class Storm:
                     resolved[self._repeat(service, call, started)] += 1
                     break
                 except BusinessException as error:
-                    if error.code is not ErrorCode.STORAGE_UNAVAILABLE:
+                    if error.code not in _REPEATABLE:
                         ledger.unexpected.append(f"repeating {call}: {error.to_dict()}")
                         break
                     assert time.monotonic() < deadline, "the cluster stopped serving"
@@ -301,7 +320,9 @@ class Storm:
             audit_consistent=report.consistent,
             errors=dict(ledger.errors),
             resolved=resolved,
+            failover_seconds=since_kill(ledger.failed_over_at),
             recovery_seconds=since_kill(ledger.recovered_at),
             last_error_seconds=since_kill(ledger.outage_ended),
+            served_after_failover=dict(ledger.served_after_failover),
             unexpected=list(ledger.unexpected),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,12 +76,22 @@ def engines() -> Iterator[list[Engine]]:
         engine.dispose()
 
 
-def _kill_node(engine: Engine) -> str:
-    """SIGKILL the mariadbd the engine's preferred node runs, as a crashed host would."""
+def _cluster_size(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SHOW STATUS LIKE 'wsrep_cluster_size'")).one()[1])
+
+
+def _kill_node(engine: Engine, survivor: Engine) -> str:
+    """SIGKILL the mariadbd ``engine`` prefers, as a crashed host would; return once the
+    surviving nodes have evicted it (a view of two), bounded."""
     with engine.connect() as connection:
         node = connection.execute(text("SELECT @@wsrep_node_name")).scalar_one()
         pid_file = connection.execute(text("SELECT @@pid_file")).scalar_one()
     os.kill(int(Path(pid_file).read_text().split()[0]), signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while _cluster_size(survivor) != 2:
+        assert time.monotonic() < deadline, "the surviving nodes never evicted the dead one"
+        time.sleep(0.2)
     return str(node)
 
 
@@ -93,20 +104,20 @@ def test_losing_a_galera_node_loses_no_acknowledged_booking(engines: list[Engine
     killed: list[str] = []
     storm = Storm(services, schedule_ids, run_id)
 
-    storm.run(THREADS_PER_NODE * len(engines), lambda: killed.append(_kill_node(engines[0])))
+    storm.run(
+        THREADS_PER_NODE * len(engines),
+        lambda: killed.append(_kill_node(engines[0], survivor=engines[1])),
+    )
 
     resolved = storm.resolve(services[0])  # node 1's clients, now on another node
     findings = storm.check(engines[1], resolved)
-    with engines[1].connect() as connection:
-        size = connection.execute(text("SHOW STATUS LIKE 'wsrep_cluster_size'")).one()[1]
-    report("galera", {**findings.summary(), "killed": killed, "cluster_size_after": int(size)})
+    size = _cluster_size(engines[1])
+    report("galera", {**findings.summary(), "killed": killed, "cluster_size_after": size})
     assert killed == ["node1"]
-    assert int(size) == 2
+    assert size == 2
     assert findings.unexpected == []
-    assert any(code.startswith("STORAGE_UNAVAILABLE") for code in findings.errors), (
-        "no client met the node loss: the storm proved nothing"
-    )
-    assert findings.recovery_seconds is not None
+    # Node 1's clients went on booking, on the other nodes (the storm waits for it).
+    assert findings.served_after_failover[0] > 0
     assert findings.lost == []
     assert findings.wrong_status == []
     assert findings.duplicates == []
