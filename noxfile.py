@@ -197,12 +197,14 @@ FAILOVER_DEFAULTS = {
 def failover(session: nox.Session) -> None:
     """The failover storms (tests/failover) on clusters this session starts and stops.
 
-    A Patroni cluster (scripts/patroni.sh: etcd, a primary and a synchronous standby) whose
-    primary is killed mid-storm, and a 3-node Galera cluster (scripts/galera.sh) that loses
-    a node mid-storm. Needs Debian's patroni, etcd-server, galera-4, mariadb-server and
-    rsync. ``RC_PATRONI_SYNC=off`` runs the PostgreSQL storm on asynchronous replication
-    (it then reports what was lost instead of failing on it). The figures are printed and
-    appended to ``RESERVATION_CORE_FAILOVER_REPORT`` when it names a file.
+    A Patroni cluster (scripts/patroni.sh: etcd, a primary and a synchronous standby, and
+    HAProxy routing by Patroni's health check) whose primary is killed mid-storm, once
+    reached by a multi-host URL and once through HAProxy, and a 3-node Galera cluster
+    (scripts/galera.sh) that loses a node mid-storm. Needs Debian's patroni, etcd-server,
+    haproxy, galera-4, mariadb-server and rsync. ``RC_PATRONI_SYNC=off`` runs the
+    PostgreSQL storms on asynchronous replication (they then report what was lost instead
+    of failing on it). The figures are printed and appended to
+    ``RESERVATION_CORE_FAILOVER_REPORT`` when it names a file.
     """
     session.install("-e", ".[test]")
     env = {name: os.environ.get(name, value) for name, value in FAILOVER_DEFAULTS.items()}
@@ -212,6 +214,9 @@ def failover(session: nox.Session) -> None:
         session.run(galera, "start", env=env, external=True)
         env["RESERVATION_CORE_FAILOVER_POSTGRESQL_URL"] = str(
             session.run(patroni, "url", env=env, external=True, silent=True)
+        ).strip()
+        env["RESERVATION_CORE_FAILOVER_HAPROXY_URL"] = str(
+            session.run(patroni, "haproxy-url", env=env, external=True, silent=True)
         ).strip()
         env["RESERVATION_CORE_FAILOVER_GALERA_URLS"] = str(
             session.run(galera, "urls", env=env, external=True, silent=True)

@@ -6,6 +6,8 @@
 #   scripts/patroni.sh stop           # stops Patroni, PostgreSQL and etcd; removes their data
 #   scripts/patroni.sh status         # the members as Patroni sees them; exit 1 unless healthy
 #   scripts/patroni.sh url            # the multi-host SQLAlchemy URL that finds the primary
+#   scripts/patroni.sh haproxy-url    # the SQLAlchemy URL of HAProxy, which routes to it
+#   scripts/patroni.sh wait-healthy [SECONDS]  # wait (bounded) for a primary and a standby
 #   scripts/patroni.sh primary        # the name of the current primary (leader)
 #   scripts/patroni.sh kill-primary   # SIGKILL the primary's postmaster; prints what it killed
 #   scripts/patroni.sh wait-primary [SECONDS [NOT]]  # wait (bounded) for a running leader
@@ -14,7 +16,9 @@
 # No Docker: Debian's packages (patroni, etcd-server, postgresql 15 binaries). One etcd
 # member (client 127.0.0.1:$RC_PATRONI_ETCD_PORT, peer the next port) holds the leader
 # key; two PostgreSQL members pg1 and pg2 listen on $RC_PATRONI_PG_PORT + 1 and + 2, their
-# Patroni REST APIs on $RC_PATRONI_API_PORT + 0 and + 1. PostgreSQL refuses to run as root:
+# Patroni REST APIs on $RC_PATRONI_API_PORT + 0 and + 1, and HAProxy on $RC_PATRONI_PG_PORT
+# routes to the member whose REST API answers GET /primary with 200 (Patroni's health
+# check), when haproxy is installed. PostgreSQL refuses to run as root:
 # run as root, the script runs the members as the postgres user. Trust authentication on
 # 127.0.0.1 only: throwaway members for tests.
 #
@@ -72,7 +76,30 @@ healthy() {
   [ "$(sync_flag)" = true ] && want=sync_standby
   echo "$lines" | grep -Eq '^pg[12] leader running$' || return 1
   echo "$lines" | grep -Eq "^pg[12] $want (streaming|running)$" || return 1
-  [ "$(echo "$lines" | wc -l)" = "${#MEMBERS[@]}" ]
+  [ "$(echo "$lines" | wc -l)" = "${#MEMBERS[@]}" ] || return 1
+  ! command -v haproxy >/dev/null || kill -0 "$(cat "$DIR/haproxy.pid" 2>/dev/null)" 2>/dev/null
+}
+
+start_haproxy() { # Patroni's health check decides where HAProxy sends connections
+  command -v haproxy >/dev/null || return 0
+  kill -TERM "$(cat "$DIR/haproxy.pid" 2>/dev/null)" 2>/dev/null || true
+  cat >"$DIR/haproxy.cfg" <<EOF
+global
+    maxconn 200
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30m
+    timeout server 30m
+listen postgresql_primary
+    bind 127.0.0.1:$PG_PORT
+    option httpchk GET /primary
+    http-check expect status 200
+    default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
+    server pg1 127.0.0.1:$(pg_port 1) check port $(api_port 1)
+    server pg2 127.0.0.1:$(pg_port 2) check port $(api_port 2)
+EOF
+  haproxy -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid"
 }
 
 write_config() { # write_config MEMBER
@@ -178,6 +205,8 @@ stop() {
         || kill -KILL "$pid" 2>/dev/null || true
     fi
   done
+  pid=$(cat "$DIR/haproxy.pid" 2>/dev/null || true)
+  [ -z "$pid" ] || kill -TERM "$pid" 2>/dev/null || true
   pid=$(cat "$DIR/etcd/pid" 2>/dev/null || true)
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
@@ -223,6 +252,7 @@ start() {
   wait_for 60 bash -c "[ -n \"\$('$0' primary)\" ]" || {
     echo "no primary came up; see $DIR/pg1/patroni.log" >&2; exit 1; }
   start_member 2
+  start_haproxy
   wait_for 90 healthy || { echo "the replica did not join; see $DIR/pg*/patroni.log" >&2
     members >&2 || true; exit 1; }
   ensure_database
@@ -248,11 +278,14 @@ case "${1:-}" in
   stop) stop ;;
   status) members && healthy ;;
   url) url ;;
+  haproxy-url) echo "postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/$DATABASE?connect_timeout=2" ;;
+  wait-healthy) wait_for "${2:-60}" healthy && members ;;
   primary) primary ;;
   kill-primary) kill_primary ;;
   wait-primary) # wait-primary [SECONDS [NOT]]: a running leader, other than NOT if given
     wait_for "${2:-60}" bash -c "p=\$('$0' primary); [ -n \"\$p\" ] && [ \"\$p\" != '${3:-}' ]" &&
       primary ;;
-  *) echo "usage: $0 start|stop|status|url|primary|kill-primary|wait-primary [secs [not]]" >&2
+  *) echo "usage: $0 start|stop|status|url|haproxy-url|primary|kill-primary|" \
+    "wait-primary [secs [not]]|wait-healthy [secs]" >&2
     exit 2 ;;
 esac

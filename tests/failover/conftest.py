@@ -3,7 +3,7 @@
 ``nox -s failover`` (and CI) starts them with scripts/patroni.sh and scripts/galera.sh and
 sets the variables; a plain ``pytest`` run without them skips this directory. Where
 ``RESERVATION_CORE_REQUIRE_FAILOVER`` names a cluster (``all``, ``postgresql``,
-``galera``), a missing variable fails instead of skipping.
+``haproxy``, ``galera``), a missing variable fails instead of skipping.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 VARIABLES = {
     "postgresql": "RESERVATION_CORE_FAILOVER_POSTGRESQL_URL",
+    "haproxy": "RESERVATION_CORE_FAILOVER_HAPROXY_URL",
     "galera": "RESERVATION_CORE_FAILOVER_GALERA_URLS",
 }
 REQUIRE_VARIABLE = "RESERVATION_CORE_REQUIRE_FAILOVER"

@@ -86,6 +86,7 @@ class Findings:
             "acknowledged": self.acknowledged,
             "lost": len(self.lost),
             "wrong_status": len(self.wrong_status),
+            "unexpected": len(self.unexpected),
             "duplicates": len(self.duplicates),
             "audit_consistent": self.audit_consistent,
             "errors": self.errors,
