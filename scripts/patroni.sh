@@ -60,12 +60,13 @@ cluster_json() { # Patroni's view of the cluster, from whichever member answers
   return 1
 }
 
-# The members as "name role state" lines (role: leader, sync_standby or replica).
+# The members as "name role state lag" lines (role: leader, sync_standby or replica; lag in
+# bytes behind the leader, "-" for the leader itself).
 members() {
   cluster_json | python3 -c '
 import json, sys
 for m in json.load(sys.stdin).get("members", []):
-    print(m["name"], m["role"], m.get("state", "?"))'
+    print(m["name"], m["role"], m.get("state", "?"), m.get("lag", "-"))'
 }
 
 primary() { members 2>/dev/null | awk '$2 == "leader" && $3 == "running" {print $1}'; }
@@ -74,8 +75,10 @@ healthy() {
   local lines want=replica
   lines=$(members 2>/dev/null) || return 1
   [ "$(sync_flag)" = true ] && want=sync_standby
-  echo "$lines" | grep -Eq '^pg[12] leader running$' || return 1
-  echo "$lines" | grep -Eq "^pg[12] $want (streaming|running)$" || return 1
+  echo "$lines" | grep -Eq '^pg[12] leader running ' || return 1
+  # A standby that has caught up: Patroni promotes no standby lagging more than
+  # maximum_lag_on_failover (which matters with asynchronous replication).
+  echo "$lines" | grep -Eq "^pg[12] $want (streaming|running) 0$" || return 1
   [ "$(echo "$lines" | wc -l)" = "${#MEMBERS[@]}" ] || return 1
   ! command -v haproxy >/dev/null || kill -0 "$(cat "$DIR/haproxy.pid" 2>/dev/null)" 2>/dev/null
 }

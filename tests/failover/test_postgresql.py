@@ -81,10 +81,10 @@ def test_a_promoted_replica_has_every_acknowledged_booking(
         },
     )
     assert promoted[0] not in ("", killed[0])
-    assert any(code.startswith("STORAGE_UNAVAILABLE") for code in findings.errors), (
-        "no client met the failover: the storm proved nothing"
-    )
-    assert findings.recovery_seconds is not None
+    # The storm waited for calls begun after the promotion to be served: by the new
+    # primary, the old one being dead. (Through HAProxy a client may see no error at all:
+    # its connections wait in HAProxy while the new primary comes up.)
+    assert findings.served_after_failover[0] > 0
     assert findings.duplicates == []
     assert findings.audit_consistent
     if synchronous:  # asynchronous replication may lose acknowledged commits: reported only
