@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -183,6 +184,51 @@ def _check_demo_report(session: nox.Session, report: dict[str, object]) -> None:
     if got != expected:
         session.error(f"reservation-core demo --json from the wheel: {got}, expected {expected}")
     session.log(f"demo OK: {report['confirmed']} of {report['requests']} confirmed, consistent")
+
+
+#: The failover clusters' defaults: ports and directories of their own, so neither the
+#: servers on 5432/3306 nor another session's Galera cluster is touched.
+FAILOVER_DEFAULTS = {
+    "RC_PATRONI_DIR": str(Path(tempfile.gettempdir()) / "reservation-core-failover-patroni"),
+    "RC_GALERA_DIR": str(Path(tempfile.gettempdir()) / "reservation-core-failover-galera"),
+    "RC_GALERA_PORT": "3330",
+    "RC_GALERA_GALERA_PORT": "4640",
+}
+
+
+@nox.session
+def failover(session: nox.Session) -> None:
+    """The failover storms (tests/failover) on clusters this session starts and stops.
+
+    A Patroni cluster (scripts/patroni.sh: etcd, a primary and a synchronous standby, and
+    HAProxy routing by Patroni's health check) whose primary is killed mid-storm, once
+    reached by a multi-host URL and once through HAProxy, and a 3-node Galera cluster
+    (scripts/galera.sh) that loses a node mid-storm. Needs Debian's patroni, etcd-server,
+    haproxy, galera-4, mariadb-server and rsync. ``RC_PATRONI_SYNC=off`` runs the
+    PostgreSQL storms on asynchronous replication (they then report what was lost instead
+    of failing on it). The figures are printed and appended to
+    ``RESERVATION_CORE_FAILOVER_REPORT`` when it names a file.
+    """
+    session.install("-e", ".[test]")
+    env = {name: os.environ.get(name, value) for name, value in FAILOVER_DEFAULTS.items()}
+    patroni, galera = str(ROOT / "scripts" / "patroni.sh"), str(ROOT / "scripts" / "galera.sh")
+    try:
+        session.run(patroni, "start", env=env, external=True)
+        session.run(galera, "start", env=env, external=True)
+        env["RESERVATION_CORE_FAILOVER_POSTGRESQL_URL"] = str(
+            session.run(patroni, "url", env=env, external=True, silent=True)
+        ).strip()
+        env["RESERVATION_CORE_FAILOVER_HAPROXY_URL"] = str(
+            session.run(patroni, "haproxy-url", env=env, external=True, silent=True)
+        ).strip()
+        env["RESERVATION_CORE_FAILOVER_GALERA_URLS"] = str(
+            session.run(galera, "urls", env=env, external=True, silent=True)
+        ).strip()
+        env["RESERVATION_CORE_REQUIRE_FAILOVER"] = "all"  # never a silent skip
+        session.run("pytest", "-s", "tests/failover", *session.posargs, env=env)
+    finally:
+        session.run(patroni, "stop", env=env, external=True, success_codes=[0, 1])
+        session.run(galera, "stop", env=env, external=True, success_codes=[0, 1])
 
 
 @nox.session

@@ -91,6 +91,17 @@ def _scale_out_wanted() -> bool:
     return any(os.environ.get(v) for v in variables) or bool({"galera", "pgbouncer"} & required)
 
 
-# The scale-out suite needs clusters of its own (scripts/, `nox -s scaleout`, a CI step of
-# its own): without them it is not collected, rather than collected and skipped.
-collect_ignore = [] if _scale_out_wanted() else ["scaleout"]
+def _failover_wanted() -> bool:
+    return bool(os.environ.get("RESERVATION_CORE_REQUIRE_FAILOVER")) or any(
+        name.startswith("RESERVATION_CORE_FAILOVER_") and value
+        for name, value in os.environ.items()
+    )
+
+
+# The scale-out and failover suites need clusters of their own (scripts/, `nox -s scaleout`
+# and `nox -s failover`, CI steps of their own): without them they are not collected,
+# rather than collected and skipped.
+collect_ignore = [
+    *([] if _scale_out_wanted() else ["scaleout"]),
+    *([] if _failover_wanted() else ["failover"]),
+]

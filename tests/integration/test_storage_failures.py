@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from reservation_core import BusinessException, ErrorCode, ReservationService
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
@@ -213,3 +214,35 @@ def test_missing_tables_are_storage_unavailable(tmp_path: Path) -> None:
         service.create_schedule("s", 1)
     assert info.value.code is ErrorCode.STORAGE_UNAVAILABLE
     engine.dispose()
+
+
+def test_a_connection_to_a_read_only_server_is_replaced_and_the_call_retried(
+    postgresql_engine: Engine, new_id: Callable[[str], str]
+) -> None:
+    """A pooled connection whose server now refuses writes (SQLSTATE 25006, as a primary
+    demoted to a standby answers) passes the pool's ping; the write fails on it, the
+    connection is discarded, and the use case runs again on a fresh one."""
+    engine = make_engine(postgresql_engine.url.render_as_string(hide_password=False))
+    engine.pool.dispose()
+    read_only: list[object] = []
+
+    @event.listens_for(engine, "connect")
+    def first_connection_read_only(dbapi_connection: Any, _record: object) -> None:
+        if not read_only:  # only the first connection the pool makes
+            read_only.append(dbapi_connection)
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET default_transaction_read_only = on")
+            dbapi_connection.commit()
+
+    try:
+        service = ReservationService(
+            lambda: SqlAlchemyUnitOfWork(engine), retry_backoff=0, max_attempts=3
+        )
+        sid = new_id("read-only")
+        schedule = service.create_schedule(sid, 3)
+        assert len(read_only) == 1  # the first attempt met the read-only connection
+        assert service.get_schedule(sid) == schedule
+        reservation = service.create_reservation(sid, "alice", idempotency_key=new_id("k"))
+        assert service.get_reservation(reservation.id) == reservation
+    finally:
+        engine.dispose()

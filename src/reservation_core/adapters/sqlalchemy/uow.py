@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, NestedTransaction
@@ -10,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, scoped_session
 
 from reservation_core.domain import Reservation
-from reservation_core.ports import DuplicateReservationError
+from reservation_core.ports import ConnectionLost, DuplicateReservationError
 
 from ._dialects import rules_for
 from ._errors import UniqueViolation, UnsupportedDatabaseError, translated
@@ -99,6 +100,19 @@ class SqlAlchemyUnitOfWork(RunnerUnitOfWork):
         self._connection = connection
         self._use(Runner(connection, self._rules, ensure))
         return super().__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, ConnectionLost) and self.retryable and self._connection is not None:
+            # Never pool it again: a server that now refuses writes (a demoted primary)
+            # still answers the pool's ping, and the retry would meet it once more.
+            with contextlib.suppress(Exception):
+                self._connection.invalidate()
+        super().__exit__(exc_type, exc, tb)
 
     def _begin_own(self) -> None:
         connection = self._connection

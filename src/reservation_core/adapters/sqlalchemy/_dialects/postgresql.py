@@ -30,6 +30,10 @@ class PostgreSQLRules(DialectRules):
             "40P01": Trouble.TRANSIENT,  # deadlock detected
             "55P03": Trouble.TRANSIENT,  # lock not available (lock_timeout)
             "57014": Trouble.TRANSIENT,  # statement_timeout: our statements only wait on locks
+            # A write on a server that is (now) a standby: a primary demoted in a
+            # failover, reached through a connection made before it. Not this connection
+            # again: a fresh one finds the new primary.
+            "25006": Trouble.DISCONNECT,  # read-only SQL transaction
             "57P01": Trouble.DISCONNECT,  # admin shutdown (pg_terminate_backend)
             "57P02": Trouble.DISCONNECT,  # crash shutdown
             "57P03": Trouble.DISCONNECT,  # cannot connect now
