@@ -66,9 +66,9 @@ def test_a_certification_conflict_at_commit_is_retried_and_wrote_nothing(
     class AnotherNodeCommitsFirst(SqlAlchemyUnitOfWork):
         """Node 2's booking; before its first COMMIT, node 1 commits to the same row."""
 
-        def book(self, reservation: Reservation) -> bool:
+        def add_reservation_and_commit(self, reservation: Reservation) -> bool:
             attempts.append(reservation.id)
-            return super().book(reservation)
+            return super().add_reservation_and_commit(reservation)
 
         def commit(self) -> None:
             if len(attempts) == 1 and not at_commit:
