@@ -33,20 +33,37 @@ def run_cli(*args: str, timeout: float = 120, **options: Any) -> subprocess.Comp
 
     Output is captured unless ``options`` (for :func:`subprocess.run`) say otherwise.
     """
-    path = [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-    env.pop(URL_VARIABLE, None)  # a developer's own database is never the tests'
-    env.update(options.pop("env", {}))
     options.setdefault("stdout", subprocess.PIPE)
     options.setdefault("stderr", subprocess.PIPE)
     return subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "reservation_core", *args],
         text=True,
-        env=env,
+        env=cli_environment(options.pop("env", {})),
         timeout=timeout,
         check=False,
         **options,
     )
+
+
+def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``python -m reservation_core ARGS``, its stdout and stderr piped, line-buffered."""
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "reservation_core", *args],
+        text=True,
+        bufsize=1,
+        env=cli_environment(env or {}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def cli_environment(extra: dict[str, str]) -> dict[str, str]:
+    """The environment a command runs in: the package under test importable, no own URL."""
+    path = [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    env.pop(URL_VARIABLE, None)  # a developer's own database is never the tests'
+    env.update(extra)
+    return env
 
 
 def empty_database(name: str, database: str, folder: Path) -> Engine:

@@ -17,6 +17,7 @@ from reservation_core import ReservationService
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, audit, metadata
 from tests.cli.conftest import run_cli
 from tests.databases import database_url, separate_database_url
+from tests.killer import kill_connections_until
 
 
 @pytest.fixture
@@ -92,28 +93,10 @@ def test_stress_under_connection_kills_every_100_ms_finishes_and_balances() -> N
     engine = create_engine(url)
     metadata.drop_all(engine)  # a database of its own: rebuilt, so never an older schema
     metadata.create_all(engine)
-    database = engine.url.database
     stop = threading.Event()
     killed: list[int] = []
 
-    def killer() -> None:
-        with engine.connect() as dba:
-            me = dba.execute(text("SELECT CONNECTION_ID()")).scalar_one()
-            while not stop.wait(0.1):
-                victims = dba.execute(
-                    text(
-                        "SELECT id FROM information_schema.processlist WHERE db = :db AND id <> :me"
-                    ),
-                    {"db": database, "me": me},
-                ).scalars()
-                for victim in victims:
-                    try:
-                        dba.execute(text(f"KILL CONNECTION {int(victim)}"))
-                        killed.append(victim)
-                    except Exception:  # noqa: BLE001, S112 - it ended by itself meanwhile
-                        continue
-
-    thread = threading.Thread(target=killer)
+    thread = threading.Thread(target=kill_connections_until, args=(engine.url, stop, killed))
     thread.start()
     started = time.perf_counter()
     try:
