@@ -7,16 +7,23 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reservation_core import BusinessException, ReservationService
-from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from reservation_core import AsyncReservationService, BusinessException, ReservationService
+from reservation_core.adapters.memory import (
+    AsyncInMemoryUnitOfWork,
+    InMemoryStore,
+    InMemoryUnitOfWork,
+)
 from reservation_core.adapters.sqlalchemy import (
+    AsyncSqlAlchemyUnitOfWork,
     SqlAlchemyUnitOfWork,
     reservations,
     schedules,
 )
 from reservation_core.domain import ReservationStatus
 from reservation_core.ports import AbstractUnitOfWork
+from reservation_core.testing._blocking import BlockingService
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,15 +53,35 @@ class Backend:
     set_reserved: Callable[[str, int], None]
     #: The engine of a SQL backend (``None`` in memory).
     engine: Engine | None = None
+    #: For an ``async-`` backend: the factory of asynchronous units of work, which the
+    #: backend's services run on (``make_uow`` stays a sync one, for direct reads).
+    make_async_uow: Callable[[], Any] | None = None
 
-    def service(self, **options: Any) -> ReservationService:
+    @property
+    def is_async(self) -> bool:
+        return self.make_async_uow is not None
+
+    def service(self, **options: Any) -> Any:
+        """A service with the suites' options, called as the sync one is.
+
+        For an ``async-`` backend, an ``AsyncReservationService`` seen through a blocking
+        view: every call a task on the shared event loop, so the suites written for
+        threads race tasks.
+        """
+        made = self.kit_service(**options)
+        return BlockingService(made) if isinstance(made, AsyncReservationService) else made
+
+    def kit_service(self, **options: Any) -> ReservationService | AsyncReservationService:
+        """The service itself: ``AsyncReservationService`` for an ``async-`` backend."""
         options.setdefault("retry_backoff", 0.001)
         options.setdefault("max_attempts", 30)
+        if self.make_async_uow is not None:
+            return AsyncReservationService(self.make_async_uow, **options)
         return ReservationService(self.make_uow, **options)
 
 
-def memory_backend() -> Backend:
-    store = InMemoryStore()
+def memory_backend(store: InMemoryStore | None = None) -> Backend:
+    store = InMemoryStore() if store is None else store
 
     def tally(schedule_id: str) -> Tally:
         with store.lock:
@@ -77,6 +104,26 @@ def memory_backend() -> Backend:
             store.schedules[schedule_id] = dataclasses.replace(schedule, reserved=reserved)
 
     return Backend("memory", lambda: InMemoryUnitOfWork(store), tally, set_reserved)
+
+
+def async_memory_backend() -> Backend:
+    """``memory_backend``, served by the async service over ``AsyncInMemoryUnitOfWork``."""
+    store = InMemoryStore()
+    return dataclasses.replace(
+        memory_backend(store),
+        name="async-memory",
+        make_async_uow=lambda: AsyncInMemoryUnitOfWork(store),
+    )
+
+
+def async_sql_backend(name: str, engine: Engine, async_engine: AsyncEngine) -> Backend:
+    """``sql_backend`` on ``engine``'s database, served through ``async_engine``."""
+    plain = sql_backend(name, engine)
+    return dataclasses.replace(
+        plain,
+        name=f"async-{name}",
+        make_async_uow=lambda: AsyncSqlAlchemyUnitOfWork(async_engine),
+    )
 
 
 def sql_backend(name: str, engine: Engine) -> Backend:

@@ -9,13 +9,23 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reservation_core.adapters.sqlalchemy import metadata
-from tests.backends import Backend, joined_backend, memory_backend, sql_backend
-from tests.databases import URL_VARIABLES, database_url, make_engine
+from tests.backends import (
+    Backend,
+    async_memory_backend,
+    async_sql_backend,
+    joined_backend,
+    memory_backend,
+    sql_backend,
+)
+from tests.databases import URL_VARIABLES, async_url, database_url, make_async_engine, make_engine
 from tests.upgrade.frozen import upgraded_from_0_1
 
 BACKEND_NAMES = ["memory", "sqlite", "postgresql", "mariadb"]
+#: The same backends served by AsyncReservationService, through the asyncio drivers.
+ASYNC_NAMES = [f"async-{name}" for name in BACKEND_NAMES]
 #: ``0.1``: build each database as reservation_core 0.1 left it, data and all, then
 #: migrate it to head, instead of creating the tables from ``metadata``.
 UPGRADED_SCHEMA_VARIABLE = "RESERVATION_CORE_TEST_SCHEMA"
@@ -51,10 +61,40 @@ def mariadb_engine() -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def async_sqlite_engine(sqlite_engine: Engine) -> Iterator[AsyncEngine]:
+    """The SQLite test database again, through aiosqlite."""
+    yield from make_async_engine(async_url(sqlite_engine.url))
+
+
+@pytest.fixture(scope="session")
+def async_postgresql_engine(postgresql_engine: Engine) -> Iterator[AsyncEngine]:
+    """The PostgreSQL test database again, through asyncpg (or the async URL's driver)."""
+    yield from make_async_engine(async_url(postgresql_engine.url))
+
+
+@pytest.fixture(scope="session")
+def async_mariadb_engine(mariadb_engine: Engine) -> Iterator[AsyncEngine]:
+    """The MariaDB test database again, through aiomysql."""
+    yield from make_async_engine(async_url(mariadb_engine.url))
+
+
 def make_backend(request: pytest.FixtureRequest, name: str) -> Backend:
-    """The backend called ``name``: ``memory``, a database, or ``joined-`` and a database."""
+    """The backend called ``name``: ``memory``, a database, or ``joined-`` and a database.
+
+    Or ``async-`` and one of those first two: the same, served by the async service.
+    """
     if name == "memory":
         return memory_backend()
+    if name == "async-memory":
+        return async_memory_backend()
+    if name.startswith("async-"):
+        database = name.removeprefix("async-")
+        return async_sql_backend(
+            database,
+            request.getfixturevalue(f"{database}_engine"),
+            request.getfixturevalue(f"async_{database}_engine"),
+        )
     if name.startswith("joined-"):
         database = name.removeprefix("joined-")
         return joined_backend(database, request.getfixturevalue(f"{database}_engine"))

@@ -11,11 +11,15 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import URL, Engine, create_engine, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from reservation_core.testing._blocking import run
 
 URL_VARIABLES = {
     "postgresql": "RESERVATION_CORE_POSTGRESQL_URL",
@@ -73,6 +77,42 @@ def database_url(name: str) -> str:
         unavailable(name, f"set {URL_VARIABLES[name]} or run a Docker daemon")
     assert url is not None
     return url
+
+
+#: The asyncio driver each database is reached through by default; an
+#: ``RESERVATION_CORE_<DATABASE>_ASYNC_DRIVER`` variable names another (``psycopg``).
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
+
+
+def async_url(url: URL) -> str:
+    """``url``'s database through its asyncio driver."""
+    backend = url.get_backend_name()
+    name = "mariadb" if backend == "mysql" else backend
+    driver = (
+        os.environ.get(f"RESERVATION_CORE_{name.upper()}_ASYNC_DRIVER") or ASYNC_DRIVERS[backend]
+    )
+    return url.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
+
+
+def make_async_engine(url: str, **options: Any) -> Iterator[AsyncEngine]:
+    """An ``AsyncEngine`` for the suites' shared event loop, disposed on that loop after."""
+    options.setdefault("pool_size", 20)
+    options.setdefault("max_overflow", 0)
+    options.setdefault("pool_timeout", 120)
+    engine = create_async_engine(url, **options)
+
+    async def check() -> None:
+        async with engine.connect():
+            pass
+
+    try:
+        run(check())
+    except Exception as error:  # noqa: BLE001 - reported as unavailable below
+        run(engine.dispose())
+        name = engine.dialect.name
+        unavailable("mariadb" if name == "mysql" else name, f"cannot connect to {url}: {error}")
+    yield engine
+    run(engine.dispose())
 
 
 def make_engine(url: str, **options: Any) -> Engine:

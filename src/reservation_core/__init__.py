@@ -12,6 +12,7 @@ Examples:
     2
 """
 
+from reservation_core.async_service import AsyncReservationService
 from reservation_core.domain import (
     Reservation,
     ReservationEvent,
@@ -26,6 +27,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "HTTP_STATUS",
+    "AsyncReservationService",
     "BusinessException",
     "ErrorCode",
     "Reservation",

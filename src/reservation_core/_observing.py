@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -16,6 +18,7 @@ from reservation_core.instrumentation import Hooks, Outcome, RetryEvent
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+A = TypeVar("A", bound=Callable[..., Coroutine[Any, Any, Any]])
 
 _log = logging.getLogger("reservation_core.instrumentation")
 
@@ -60,20 +63,29 @@ class Observer:
                 raise TypeError(f"hooks must be Hooks instances, not {type(hook).__name__}")
         self._hooks = tuple(listed)
 
-    def call(self, operation: str, function: Callable[[], T]) -> T:
-        """Run ``function`` as the service method ``operation``."""
+    @contextlib.contextmanager
+    def observing(self, operation: str) -> Iterator[None]:
+        """Run the block as the service method ``operation``, inside every hook.
+
+        A plain context manager, so the same code observes a thread's call and a task's
+        (its ``await`` included): a task cancelled mid-call is told as ``CANCELLED``.
+        """
         token = current_operation.set(operation)
         try:
             if not self._hooks:
-                return function()
+                yield
+                return
             with ExitStack() as stack:
                 for hook in self._hooks:
                     stack.enter_context(_Guarded(hook, operation))
                 started, code = time.perf_counter(), "OK"
                 try:
-                    return function()
+                    yield
                 except BusinessException as error:
                     code = str(error.code)
+                    raise
+                except asyncio.CancelledError:
+                    code = "CANCELLED"
                     raise
                 except BaseException:
                     code = "UNEXPECTED"
@@ -105,7 +117,19 @@ def observed(method: F) -> F:
 
     @functools.wraps(method)
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        observer: Observer = self._observer
-        return observer.call(operation, lambda: method(self, *args, **kwargs))
+        with self._observer.observing(operation):
+            return method(self, *args, **kwargs)
 
     return cast(F, call)
+
+
+def observed_async(method: A) -> A:
+    """:func:`observed` for a coroutine method: the hooks see the call until it is done."""
+    operation = method.__name__
+
+    @functools.wraps(method)
+    async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._observer.observing(operation):
+            return await method(self, *args, **kwargs)
+
+    return cast(A, call)

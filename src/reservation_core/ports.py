@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
 from reservation_core.domain import Reservation, ReservationEvent, ReservationStatus, Schedule
 
+T = TypeVar("T")
+
 __all__ = [
+    "AbstractAsyncUnitOfWork",
     "AbstractUnitOfWork",
     "ConnectionLost",
     "DuplicateReservationError",
@@ -260,3 +264,27 @@ class AbstractUnitOfWork(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most adapters need nothing here
         """Release what the unit of work holds (a connection, a lock)."""
+
+
+class AbstractAsyncUnitOfWork(abc.ABC):
+    """One transaction for :class:`~reservation_core.AsyncReservationService`.
+
+    The use cases exist once, written against :class:`AbstractUnitOfWork`; an asynchronous
+    unit of work runs one of them over a unit of work of its own, without blocking the
+    event loop while the database works. The SQLAlchemy adapter runs the very same
+    repositories through SQLAlchemy's greenlet bridge (``AsyncConnection.run_sync``); the
+    in-memory one runs them directly, as they never wait.
+    """
+
+    #: As :attr:`AbstractUnitOfWork.retryable`: ``False`` inside the host's transaction.
+    retryable: bool = True
+
+    @abc.abstractmethod
+    async def run(self, use_case: Callable[[AbstractUnitOfWork], T]) -> T:
+        """Run ``use_case`` in one transaction and return what it returns.
+
+        What ``use_case`` did not commit is rolled back, and whatever the unit of work
+        holds (a connection) is released before this returns or raises, also when the
+        awaiting task is cancelled. Raises what :class:`AbstractUnitOfWork` raises
+        (:class:`TransientConflict`, :class:`ConnectionLost`, business errors).
+        """

@@ -1,16 +1,20 @@
-"""The contract suite also runs inside host transactions (joined mode) on every database."""
+"""The contract suite runs on every backend, inside host transactions, and through asyncio.
+
+Joined mode: every call inside a host transaction (savepoints, no retries). ``async-``: the
+same backends served by ``AsyncReservationService`` through the asyncio drivers.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.backends import Backend
-from tests.conftest import BACKEND_NAMES, make_backend
+from tests.conftest import ASYNC_NAMES, BACKEND_NAMES, make_backend
 
 JOINED = [f"joined-{name}" for name in BACKEND_NAMES if name != "memory"]
 
 
-@pytest.fixture(params=BACKEND_NAMES + JOINED)
+@pytest.fixture(params=BACKEND_NAMES + JOINED + ASYNC_NAMES)
 def backend(request: pytest.FixtureRequest) -> Backend:
-    """Each backend, then each database again with every call in a host transaction."""
+    """Each backend, each database in a host transaction, each backend through asyncio."""
     return make_backend(request, request.param)

@@ -17,14 +17,14 @@ def test_one_service_per_alias_rebuilt_when_the_setting_changes() -> None:
     with override_settings(RESERVATION_CORE={"DATABASE": "default", "MAX_ATTEMPTS": 3}):
         changed = get_service()
         assert changed is get_service()
-        assert changed._max_attempts == 3
-    assert get_service()._max_attempts != 3
+        assert changed._retry._max_attempts == 3
+    assert get_service()._retry._max_attempts != 3
 
 
 def test_the_ttl_is_seconds_or_a_timedelta() -> None:
     for ttl in (60, timedelta(seconds=60)):
         with override_settings(RESERVATION_CORE={"IDEMPOTENCY_TTL": ttl}):
-            assert get_service()._idempotency_ttl == timedelta(seconds=60)
+            assert get_service()._cases._idempotency_ttl == timedelta(seconds=60)
 
 
 def test_an_unknown_key_is_a_configuration_error() -> None:

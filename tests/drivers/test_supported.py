@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, make_url
 from sqlalchemy.dialects import mssql, oracle, postgresql
+from sqlalchemy.dialects.mysql import asyncmy
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from reservation_core import BusinessException, ErrorCode, ReservationService
-from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork
+from reservation_core.adapters.sqlalchemy import AsyncSqlAlchemyUnitOfWork, SqlAlchemyUnitOfWork
 from reservation_core.adapters.sqlalchemy._dialects import SUPPORTED
 
 
@@ -38,10 +40,23 @@ def test_an_unsupported_engine_is_refused_at_construction(engine: Engine, named:
     message = str(info.value)
     assert "\n" not in message
     assert named in message
-    for supported in ("postgresql (pg8000, psycopg, psycopg2)", "sqlite (pysqlite)"):
+    for supported in (
+        "postgresql (asyncpg, pg8000, psycopg, psycopg2)",
+        "sqlite (aiosqlite, pysqlite)",
+    ):
         assert supported in message
     assert "mysqldb" in SUPPORTED
     assert "mariadbconnector" in SUPPORTED
+    assert "aiomysql" in SUPPORTED
+
+
+def test_an_unsupported_asyncio_driver_is_refused_at_construction() -> None:
+    """asyncmy: an asyncio driver SQLAlchemy has, which the library does not test."""
+    engine = AsyncEngine(_engine(asyncmy.dialect(), "mysql+asyncmy://app@db/app"))
+    with pytest.raises(ValueError, match="does not support mysql\\+asyncmy") as info:
+        AsyncSqlAlchemyUnitOfWork(engine)
+    assert "mysql (aiomysql, " in str(info.value)
+    assert isinstance(info.value, BusinessException)
 
 
 def test_through_the_service_it_is_a_business_exception() -> None:

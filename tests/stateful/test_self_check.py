@@ -164,8 +164,8 @@ def _folds_ids(store: InMemoryStore) -> AbstractUnitOfWork:
 
 
 class _RefundsCancelled(ReservationService):
-    def __init__(self, uow_factory: Callable[[], AbstractUnitOfWork]) -> None:
-        super().__init__(uow_factory)
+    def __init__(self, uow_factory: Callable[[], AbstractUnitOfWork], **options: Any) -> None:
+        super().__init__(uow_factory, **options)
         self._make_uow = uow_factory
 
     def refund_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Any:
@@ -223,9 +223,7 @@ def _service(
         def uow_factory() -> AbstractUnitOfWork:
             return make_uow(store)
 
-        service = service_class(uow_factory)
-        service._clock = clock  # the mutants' constructors take no options
-        return service
+        return service_class(uow_factory, clock=clock)
 
     return make_service
 

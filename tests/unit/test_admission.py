@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import pytest
 from reservation_core import ReservationService
 from reservation_core._admission import Admission
 from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from reservation_core.testing._blocking import run
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -103,3 +105,89 @@ def test_service_books_through_the_gate() -> None:
     assert service.get_schedule("s").remaining == 0
     assert service._admission is not None
     assert service._admission._gates == {}
+
+
+def test_tasks_enter_in_arrival_order_and_a_cancelled_waiter_withdraws() -> None:
+    admission = Admission(1)
+    entered: list[int] = []
+
+    async def enter(index: int) -> None:
+        async with admission.admitted_async("s"):
+            entered.append(index)
+
+    async def scenario() -> None:
+        async with admission.admitted_async("s"):
+            tasks = [asyncio.create_task(enter(i)) for i in range(5)]
+            while waiting(admission, "s") < 5:  # each task queued, in creation order
+                await asyncio.sleep(0)
+            tasks[2].cancel()  # withdraws: its place is never handed to it
+            await asyncio.sleep(0)
+            assert waiting(admission, "s") == 4
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(results[2], asyncio.CancelledError)
+
+    run(scenario())
+    assert entered == [0, 1, 3, 4]
+    assert admission._gates == {}
+
+
+def test_a_waiter_cancelled_after_its_turn_came_passes_it_on() -> None:
+    admission = Admission(1)
+    entered: list[str] = []
+
+    async def enter(name: str) -> None:
+        async with admission.admitted_async("s"):
+            entered.append(name)
+
+    async def scenario() -> None:
+        holder = admission.admitted_async("s")
+        await holder.__aenter__()
+        first = asyncio.create_task(enter("first"))
+        second = asyncio.create_task(enter("second"))
+        while waiting(admission, "s") < 2:
+            await asyncio.sleep(0)
+        await holder.__aexit__(None, None, None)  # hands the place to "first"...
+        first.cancel()  # ...cancelled before it could take it: "second" must get it
+        await asyncio.gather(first, second, return_exceptions=True)
+
+    run(scenario())
+    assert entered == ["second"]
+    assert admission._gates == {}
+
+
+def test_threads_and_tasks_share_one_limit() -> None:
+    admission = Admission(2)
+    inside = most = 0
+    lock = threading.Lock()
+
+    def count(delta: int) -> None:
+        nonlocal inside, most
+        with lock:
+            inside += delta
+            most = max(most, inside)
+
+    def in_thread() -> None:
+        for _ in range(30):
+            with admission.admitted("s"):
+                count(1)
+                time.sleep(0)
+                count(-1)
+
+    async def in_task() -> None:
+        for _ in range(30):
+            async with admission.admitted_async("s"):
+                count(1)
+                await asyncio.sleep(0)
+                count(-1)
+
+    async def tasks() -> None:
+        await asyncio.gather(*(in_task() for _ in range(10)))
+
+    threads = [threading.Thread(target=in_thread) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    run(tasks())
+    for thread in threads:
+        thread.join()
+    assert most <= 2
+    assert admission._gates == {}

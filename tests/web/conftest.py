@@ -58,7 +58,7 @@ def _fastapi(engine: Engine) -> Iterator[WebClient]:
 
     from examples.fastapi_app import create_app
 
-    with TestClient(create_app(engine)) as client:
+    with TestClient(create_app(engine.url.render_as_string(hide_password=False))) as client:
 
         def send(method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Answer:
             response = client.request(method, path, content=data, headers=headers)

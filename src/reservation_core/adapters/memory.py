@@ -22,15 +22,17 @@ from reservation_core.domain import (
     event_type,
 )
 from reservation_core.ports import (
+    AbstractAsyncUnitOfWork,
     AbstractUnitOfWork,
     DuplicateReservationError,
     IdempotencyKeyTaken,
     IdempotencyRecord,
 )
 
-__all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
+__all__ = ["AsyncInMemoryUnitOfWork", "InMemoryStore", "InMemoryUnitOfWork"]
 
 K = TypeVar("K")
+T = TypeVar("T")
 V = TypeVar("V")
 
 
@@ -353,3 +355,28 @@ class InMemoryUnitOfWork(AbstractUnitOfWork):
         if self._open:
             self._open = False
             self._store.lock.release()
+
+
+class AsyncInMemoryUnitOfWork(AbstractAsyncUnitOfWork):
+    """An :class:`InMemoryUnitOfWork` for :class:`~reservation_core.AsyncReservationService`.
+
+    The use case runs at once, on the event loop: the store never waits on I/O, and its
+    lock is held only while the use case runs, never across an ``await``. Tasks, and
+    threads using :class:`InMemoryUnitOfWork` on the same store, see each other's commits.
+
+    Examples:
+        >>> import asyncio
+        >>> from reservation_core import AsyncReservationService
+        >>> store = InMemoryStore()
+        >>> service = AsyncReservationService(lambda: AsyncInMemoryUnitOfWork(store))
+        >>> asyncio.run(service.create_schedule("s1", capacity=3)).remaining
+        3
+    """
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def run(self, use_case: Callable[[AbstractUnitOfWork], T]) -> T:
+        """Run ``use_case`` over an :class:`InMemoryUnitOfWork` of the store."""
+        with InMemoryUnitOfWork(self._store) as uow:
+            return use_case(uow)

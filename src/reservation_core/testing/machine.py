@@ -1,4 +1,4 @@
-"""A Hypothesis state machine that holds a :class:`ReservationService` to the contract.
+"""A Hypothesis state machine that holds a reservation service to the contract.
 
 :func:`build_state_machine` wires it to a service; Hypothesis then drives random sequences of
 every use case, with valid and invalid arguments, and compares each answer with a pure model.
@@ -23,9 +23,11 @@ from hypothesis.stateful import (
     rule,
 )
 
+from reservation_core.async_service import AsyncReservationService
 from reservation_core.domain import Action, Reservation, ReservationStatus
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.service import ReservationService
+from reservation_core.testing._blocking import BlockingService
 from reservation_core.testing._model import (
     ACTIVE,
     NEW,
@@ -161,7 +163,10 @@ def _has_clock(machine: _ReservationMachine) -> bool:
     return machine.clock is not None
 
 
-def _accepts_clock(make_service: Callable[..., ReservationService]) -> bool:
+AnyService = ReservationService | AsyncReservationService
+
+
+def _accepts_clock(make_service: Callable[..., AnyService]) -> bool:
     """Whether ``make_service`` takes a ``clock=`` keyword (or any keyword)."""
     try:
         parameters = inspect.signature(make_service).parameters.values()
@@ -187,7 +192,7 @@ class _ReservationMachine(RuleBasedStateMachine):
     def _clocked(self) -> bool:
         raise NotImplementedError
 
-    def _new_service(self) -> ReservationService:
+    def _new_service(self) -> ReservationService | BlockingService:
         raise NotImplementedError
 
     def _now(self) -> datetime:
@@ -203,7 +208,9 @@ class _ReservationMachine(RuleBasedStateMachine):
 
     def _observe(self, reservation_id: str) -> Reservation:
         """Read a recorded reservation; it must be as recorded, or a lapsed hold expired."""
-        seen = self._succeeds(functools.partial(self.service.get_reservation, reservation_id))
+        seen: Reservation = self._succeeds(
+            functools.partial(self.service.get_reservation, reservation_id)
+        )
         before = self.model.reservations[reservation_id]
         if seen != before:
             expired = dataclasses.replace(
@@ -583,7 +590,7 @@ class _ReservationMachine(RuleBasedStateMachine):
 
 
 def build_state_machine(
-    make_service: Callable[..., ReservationService],
+    make_service: Callable[..., AnyService],
 ) -> type[RuleBasedStateMachine]:
     """A Hypothesis state machine that checks services made by ``make_service``.
 
@@ -614,7 +621,10 @@ def build_state_machine(
     Args:
         make_service: a callable returning a ``ReservationService``, for example
             ``lambda: ReservationService(lambda: SqlAlchemyUnitOfWork(engine))``, or, to
-            exercise expiry, ``lambda clock: ReservationService(..., clock=clock)``.
+            exercise expiry, ``lambda clock: ReservationService(..., clock=clock)``; or
+            an ``AsyncReservationService``, which the machine awaits on an event loop of
+            the kit's own, in a background thread (one for the whole process: give it an
+            ``AsyncEngine`` no other event loop uses, or one with ``poolclass=NullPool``).
 
     Returns:
         A ``RuleBasedStateMachine`` subclass: run it with
@@ -636,9 +646,10 @@ def build_state_machine(
         def _clocked(self) -> bool:
             return clocked
 
-        def _new_service(self) -> ReservationService:
-            if self.clock is not None:
-                return make_service(clock=self.clock)
-            return make_service()
+        def _new_service(self) -> ReservationService | BlockingService:
+            made = make_service() if self.clock is None else make_service(clock=self.clock)
+            if isinstance(made, AsyncReservationService):
+                return BlockingService(made)
+            return made
 
     return ReservationStateMachine

@@ -17,6 +17,7 @@ Examples:
 
 from reservation_core.adapters.sqlalchemy._audit import AuditReport, ScheduleDrift, audit
 from reservation_core.adapters.sqlalchemy._dialects import recommended_engine_options
+from reservation_core.adapters.sqlalchemy.async_uow import AsyncSqlAlchemyUnitOfWork
 from reservation_core.adapters.sqlalchemy.tables import (
     event_consumers,
     event_deliveries,
@@ -29,6 +30,7 @@ from reservation_core.adapters.sqlalchemy.tables import (
 from reservation_core.adapters.sqlalchemy.uow import SqlAlchemyUnitOfWork
 
 __all__ = [
+    "AsyncSqlAlchemyUnitOfWork",
     "AuditReport",
     "ScheduleDrift",
     "SqlAlchemyUnitOfWork",

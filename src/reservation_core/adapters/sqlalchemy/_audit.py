@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
 
-from reservation_core._retry import run_in_unit_of_work
+from reservation_core._retry import RetryPolicy, run_in_unit_of_work
 from reservation_core.domain import ReservationStatus
 
 from ._unit_of_work import RunnerUnitOfWork
@@ -201,7 +201,7 @@ def _repairer(schedule_id: str) -> Callable[[RunnerUnitOfWork], ScheduleDrift | 
 
 def _retrying(uow_factory: UnitOfWorkFactory, work: Callable[[RunnerUnitOfWork], T]) -> T:
     """Run ``work`` in a fresh unit of work, again on transient trouble, like the service."""
-    return run_in_unit_of_work(uow_factory, work, max_attempts=_ATTEMPTS, backoff=0.01)
+    return run_in_unit_of_work(uow_factory, work, RetryPolicy(_ATTEMPTS, 0.01))
 
 
 def remove_schedules(engine: Engine, schedule_ids: Collection[str]) -> None:

@@ -48,15 +48,18 @@ def no_prepared_statements_behind_a_pooler(connection: Connection) -> Connection
     if driver.info.transaction_status.name != "IDLE":  # pragma: no cover - a host's leftover
         return connection  # autocommit cannot be switched now: check at the next checkout
     with _discarded_on_error(connection):
-        answering = _backend_pid(connection, driver)
+        answering = _backend_pid(connection)
     if answering != driver.info.backend_pid:
         driver.prepare_threshold = None
     info[_POOLER_CHECKED] = True
     return connection
 
 
-def _backend_pid(connection: Connection, driver: Any) -> object:
+def _backend_pid(connection: Connection) -> object:
     """``pg_backend_pid()`` in autocommit: one round trip, no BEGIN and no ROLLBACK sent."""
+    # The DB-API connection: for an asyncio driver, SQLAlchemy's adapter, whose
+    # ``autocommit`` the driver's own async connection only offers as a coroutine.
+    driver: Any = connection.connection.dbapi_connection
     autocommit = driver.autocommit
     driver.autocommit = True
     try:

@@ -69,12 +69,7 @@ class SqlAlchemyUnitOfWork(RunnerUnitOfWork):
         elif isinstance(bind, Session | scoped_session):
             dialect = bind.get_bind().dialect
         else:
-            raise UnsupportedDatabaseError(
-                "STORAGE_UNAVAILABLE",
-                "SqlAlchemyUnitOfWork takes a SQLAlchemy Engine, Connection or Session, "
-                f"not {type(bind).__name__}",
-                details={"reason": "unsupported_bind", "bind": type(bind).__name__},
-            )
+            raise _unsupported_bind(bind)
         self._bind = bind
         self._rules = rules_for(dialect)
         self._classify = self._rules.classify
@@ -82,23 +77,35 @@ class SqlAlchemyUnitOfWork(RunnerUnitOfWork):
         self._connection: Any = None  # a Connection while entered
         self._savepoint: NestedTransaction | None = None
 
+    @classmethod
+    def _owning(cls, connection: Connection) -> SqlAlchemyUnitOfWork:
+        """A unit of work on a connection just checked out for it, as if from an ``Engine``.
+
+        Its own transactions, retried; closing it releases the connection. For
+        ``AsyncSqlAlchemyUnitOfWork``, which checks the connection out of an ``AsyncEngine``.
+        """
+        uow = cls(connection)
+        uow.retryable = True
+        return uow
+
     def __enter__(self) -> Self:
         bind = self._bind
-        with translated(self._classify, connecting=isinstance(bind, Engine)):
+        own = self.retryable  # a connection of its own, not the host's
+        with translated(self._classify, connecting=own):
             if isinstance(bind, Engine):
                 connection = self._rules.connect(bind)
-                ensure = self._begin_own
+            elif isinstance(bind, Connection):
+                connection = self._rules.prepare(bind) if own else bind
             else:
-                if isinstance(bind, Connection):
-                    connection = bind
-                else:
-                    session = bind() if isinstance(bind, scoped_session) else bind
-                    session.flush()
-                    connection = session.connection()
+                session = bind() if isinstance(bind, scoped_session) else bind
+                session.flush()
+                connection = session.connection()
+            if not own:
                 self._rules.join(connection)
-                ensure = self._begin_savepoint
         self._connection = connection
-        self._use(Runner(connection, self._rules, ensure))
+        self._use(
+            Runner(connection, self._rules, self._begin_own if own else self._begin_savepoint)
+        )
         return super().__enter__()
 
     def __exit__(
@@ -186,3 +193,17 @@ class SqlAlchemyUnitOfWork(RunnerUnitOfWork):
                 connection.invalidate()
             with contextlib.suppress(Exception):
                 connection.close()
+
+
+def _unsupported_bind(bind: object) -> UnsupportedDatabaseError:
+    name = type(bind).__name__
+    hint = (
+        "; for asyncio, AsyncReservationService with AsyncSqlAlchemyUnitOfWork takes it"
+        if type(bind).__module__.startswith("sqlalchemy.ext.asyncio")
+        else ""
+    )
+    return UnsupportedDatabaseError(
+        "STORAGE_UNAVAILABLE",
+        f"SqlAlchemyUnitOfWork takes a SQLAlchemy Engine, Connection or Session, not {name}{hint}",
+        details={"reason": "unsupported_bind", "bind": name},
+    )

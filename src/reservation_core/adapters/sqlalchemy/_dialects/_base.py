@@ -33,7 +33,11 @@ class DialectRules:
 
     def connect(self, engine: Engine) -> Connection:
         """Check out a connection set up for a unit of work."""
-        return engine.connect()
+        return self.prepare(engine.connect())
+
+    def prepare(self, connection: Connection) -> Connection:
+        """Set up a connection just checked out for a unit of work of its own."""
+        return connection
 
     def begin(self, connection: Connection) -> None:
         """Start the unit of work's own transaction."""
@@ -47,7 +51,7 @@ class DialectRules:
                 autocommit mode: every statement would commit on its own, so a booking
                 could not be atomic, nor undone by the host.
         """
-        if self.in_autocommit(connection.connection.driver_connection):
+        if self.in_autocommit(connection.connection.dbapi_connection):
             raise BusinessException(
                 ErrorCode.STORAGE_UNAVAILABLE,
                 "The host's connection is in AUTOCOMMIT mode: there is no transaction to "
@@ -58,9 +62,13 @@ class DialectRules:
         if not connection.in_transaction():
             connection.begin()
 
-    def in_autocommit(self, driver_connection: Any) -> bool:
-        """Whether the driver commits every statement by itself (as this driver says it)."""
-        return bool(getattr(driver_connection, "autocommit", False))
+    def in_autocommit(self, dbapi_connection: Any) -> bool:
+        """Whether the driver commits every statement by itself (as this driver says it).
+
+        ``dbapi_connection`` is the driver's connection, or for an asyncio driver
+        SQLAlchemy's DB-API adapter of it.
+        """
+        return bool(getattr(dbapi_connection, "autocommit", False))
 
     def release(self, connection: Connection) -> None:
         """Undo what :meth:`connect` changed, then return the connection to the pool."""

@@ -1,5 +1,7 @@
 """MariaDB and MySQL: PyMySQL, mysqlclient, mysql-connector-python, MariaDB Connector/Python.
 
+And aiomysql for asyncio.
+
 REPEATABLE READ, the server's default, would let plain reads see a snapshot older than the
 locking writes that decide; READ COMMITTED makes every read see the latest commit and
 avoids most gap locks on the unique indexes.
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
@@ -50,9 +52,9 @@ class MySQLRules(DialectRules):
         }
     )
 
-    def connect(self, engine: Engine) -> Connection:
+    def prepare(self, connection: Connection) -> Connection:
         """On a Galera node, reads wait for the commits of the other nodes."""
-        return causal_reads_on_galera(super().connect(engine))
+        return causal_reads_on_galera(connection)
 
     def begin(self, connection: Connection) -> None:
         """Start a transaction at READ COMMITTED.
@@ -96,8 +98,8 @@ class PyMySQLRules(MySQLRules):
 
     driver = "pymysql"
 
-    def in_autocommit(self, driver_connection: Any) -> bool:
-        return bool(driver_connection.get_autocommit())
+    def in_autocommit(self, dbapi_connection: Any) -> bool:
+        return bool(dbapi_connection.get_autocommit())
 
     def error_code(self, error: BaseException | None) -> object | None:
         args = getattr(error, "args", ())
@@ -108,6 +110,12 @@ class MySQLdbRules(PyMySQLRules):
     """mysqlclient (``MySQLdb``): ``error.args == (errno, message)``, as PyMySQL."""
 
     driver = "mysqldb"
+
+
+class AioMySQLRules(PyMySQLRules):
+    """aiomysql (asyncio), built on PyMySQL: its errors are PyMySQL's, ``args[0]`` the errno."""
+
+    driver = "aiomysql"
 
 
 class MySQLConnectorRules(MySQLRules):
@@ -136,6 +144,7 @@ def _configured_isolation(connection: Connection) -> str | None:
 DRIVERS: tuple[type[MySQLRules], ...] = (
     PyMySQLRules,
     MySQLdbRules,
+    AioMySQLRules,
     MySQLConnectorRules,
     MariaDBConnectorRules,
 )

@@ -1,4 +1,4 @@
-"""PostgreSQL: psycopg 3, psycopg2 and pg8000.
+"""PostgreSQL: psycopg 3 (sync and asyncio), psycopg2, pg8000 and asyncpg (asyncio).
 
 READ COMMITTED (the server's default) re-evaluates a blocked ``UPDATE``'s ``WHERE`` on the
 row as the winner committed it: that is what makes the conditional seat update safe.
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
@@ -54,9 +54,9 @@ class PostgreSQLRules(DialectRules):
             return Trouble.INTEGRITY
         return None
 
-    def connect(self, engine: Engine) -> Connection:
+    def prepare(self, connection: Connection) -> Connection:
         """Behind a transaction-pooling proxy (PgBouncer), never a server-side prepare."""
-        return no_prepared_statements_behind_a_pooler(super().connect(engine))
+        return no_prepared_statements_behind_a_pooler(connection)
 
     def book(self, connection: Connection, reservation: Reservation) -> bool:
         params = sql.book_in_one_statement_params(reservation)
@@ -74,7 +74,9 @@ class PostgreSQLRules(DialectRules):
         switch autocommit without a round trip; it is switched back before the connection
         is used again, or the connection is discarded.
         """
-        driver: Any = connection.connection.driver_connection
+        # The DB-API connection: for an asyncio driver, SQLAlchemy's adapter, which
+        # switches autocommit where the driver's own async connection needs an await.
+        driver: Any = connection.connection.dbapi_connection
         driver.autocommit = True
         try:
             return self.book(connection, reservation)
@@ -92,6 +94,22 @@ class PsycopgRules(PostgreSQLRules):
 
     def error_code(self, error: BaseException | None) -> object | None:
         return getattr(error, "sqlstate", None)
+
+
+class AsyncpgRules(PostgreSQLRules):
+    """asyncpg (asyncio), whose errors SQLAlchemy's adapter re-raises as DB-API ones.
+
+    The adapter copies the code to ``error.sqlstate``; asyncpg's own exception, chained
+    as the cause, has it too.
+    """
+
+    driver = "asyncpg"
+
+    def error_code(self, error: BaseException | None) -> object | None:
+        code = getattr(error, "sqlstate", None)
+        if code is None and error is not None:
+            code = getattr(error.__cause__, "sqlstate", None)
+        return code
 
 
 class Psycopg2Rules(PostgreSQLRules):
@@ -114,4 +132,9 @@ class Pg8000Rules(PostgreSQLRules):
         return fields.get("C") if isinstance(fields, dict) else None
 
 
-DRIVERS: tuple[type[PostgreSQLRules], ...] = (PsycopgRules, Psycopg2Rules, Pg8000Rules)
+DRIVERS: tuple[type[PostgreSQLRules], ...] = (
+    PsycopgRules,
+    Psycopg2Rules,
+    Pg8000Rules,
+    AsyncpgRules,
+)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from reservation_core.adapters.sqlalchemy._errors import Trouble
 
@@ -37,9 +37,10 @@ class SQLiteRules(DialectRules):
         }
     )
 
-    def connect(self, engine: Engine) -> Connection:
-        connection = engine.connect()
-        driver = connection.connection.driver_connection
+    def prepare(self, connection: Connection) -> Connection:
+        # The DB-API connection: for aiosqlite, SQLAlchemy's adapter, which sets the
+        # isolation level on aiosqlite's own thread.
+        driver = connection.connection.dbapi_connection
         connection.info[_SAVED] = driver.isolation_level  # type: ignore[union-attr]
         driver.isolation_level = None  # type: ignore[union-attr]
         return connection
@@ -58,13 +59,13 @@ class SQLiteRules(DialectRules):
         """
         if not connection.in_transaction():
             connection.begin()
-        driver = connection.connection.driver_connection
+        driver = connection.connection.driver_connection  # sqlite3's, or aiosqlite's
         if not driver.in_transaction:  # type: ignore[union-attr]
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     def release(self, connection: Connection) -> None:
         try:
-            driver = connection.connection.driver_connection
+            driver = connection.connection.dbapi_connection
             driver.isolation_level = connection.info.pop(_SAVED)  # type: ignore[union-attr]
         finally:
             connection.close()
@@ -83,4 +84,10 @@ class SQLiteRules(DialectRules):
         return None
 
 
-DRIVERS: tuple[type[SQLiteRules], ...] = (SQLiteRules,)
+class AioSQLiteRules(SQLiteRules):
+    """aiosqlite (asyncio): ``sqlite3`` on a thread of its own, the same errors."""
+
+    driver = "aiosqlite"
+
+
+DRIVERS: tuple[type[SQLiteRules], ...] = (SQLiteRules, AioSQLiteRules)
