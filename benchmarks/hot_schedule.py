@@ -17,6 +17,10 @@ Contenders:
 * ``raw`` -- the driver by hand, one connection per client: conditional ``UPDATE``,
   ``INSERT``, ``COMMIT`` (psycopg, PyMySQL, or sqlite3 with ``BEGIN IMMEDIATE``).
 * ``orm`` -- a SQLAlchemy ORM session: ``SELECT ... FOR UPDATE``, mutate, flush, commit.
+* ``library-async`` -- ``AsyncReservationService`` over ``AsyncSqlAlchemyUnitOfWork``:
+  ``clients`` tasks on one event loop instead of threads, the URL's database through its
+  asyncio driver (asyncpg, aiomysql, aiosqlite); see async_contender.py. Not in the
+  default set; compare it with ``library``.
 * ``joined`` -- the library inside the host's own transaction: ``engine.begin()``, the
   booking through ``SqlAlchemyUnitOfWork(connection)`` (a savepoint), one host ``INSERT``
   into ``bench_orders``, ``COMMIT``. Not in the default set; compare it with ``raw``.
@@ -66,6 +70,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from async_contender import drive_async  # after the path: it imports reservation_core
 
 from reservation_core import BusinessException, ReservationService
 from reservation_core.adapters.sqlalchemy import (
@@ -480,7 +486,13 @@ def summarize(workload: str, clients: int, runs: dict[str, list[Run]]) -> dict[s
     for name, run in best.items():
         out[f"{name}_tps"] = round(run.tps, 1)
     library = best.get("library")
-    for name, peer in (("library", "raw"), ("library", "orm"), ("joined", "raw")):
+    for name, peer in (
+        ("library", "raw"),
+        ("library", "orm"),
+        ("joined", "raw"),
+        ("library-async", "library"),
+        ("library-async", "raw"),
+    ):
         if name in best and peer in best:
             out[f"{name}_vs_{peer}"] = round(best[name].tps / best[peer].tps, 3)
     if library is not None:
@@ -542,8 +554,15 @@ def main(argv: list[str] | None = None) -> int:
                         count = 1 if workload == "hot" else args.schedules
                         ids = fresh_schedules(checker, f"{workload}{next(serial)}", count)
                         pick = picker(ids)
-                        with contender(name, urls, clients, options, args.pgbouncer) as make_client:
-                            run = drive(name, make_client, clients, args.seconds, pick)
+                        if name == "library-async":
+                            run = drive_async(
+                                name, urls[0], clients, args.seconds, pick, options, Run
+                            )
+                        else:
+                            with contender(
+                                name, urls, clients, options, args.pgbouncer
+                            ) as make_client:
+                                run = drive(name, make_client, clients, args.seconds, pick)
                         check_invariant(checker, ids)
                         runs[name].append(run)
                         if not args.json:
@@ -573,6 +592,8 @@ def _table_line(summary: dict[str, Any]) -> str:
             "library_vs_raw",
             "library_vs_orm",
             "joined_vs_raw",
+            "library-async_tps",
+            "library-async_vs_library",
         )
         if key in summary
     ]

@@ -1,29 +1,31 @@
-"""reservation_core behind FastAPI.
+"""reservation_core behind FastAPI, ``async def`` throughout, on AsyncReservationService.
 
-Run from the repository root (the engine comes from ``RESERVATION_CORE_EXAMPLE_DATABASE_URL``,
-default a SQLite file)::
+Run from the repository root (the database comes from ``RESERVATION_CORE_EXAMPLE_DATABASE_URL``,
+default a SQLite file; a sync URL is reached through its asyncio driver)::
 
     uvicorn --factory examples.fastapi_app:create_app
 
-The endpoints are plain ``def`` functions: the service blocks on the database, so FastAPI
-runs them in its thread pool. ONE exception handler maps every ``BusinessException``.
-Reservation routes act for the user named by the ``X-User-Id`` header (a stand-in for
-the host's authentication; see ``examples._common.authenticated_user``).
+The endpoints await the service on the event loop: no thread pool. ONE exception handler
+maps every ``BusinessException``. Reservation routes act for the user named by the
+``X-User-Id`` header (a stand-in for the host's authentication; see
+``examples._common.authenticated_user``).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from examples._common import (
     USER_HEADER,
+    async_url,
     authenticated_user,
-    build_service,
-    engine_from_environment,
+    database_url_from_environment,
     error_response,
     hold_for,
     json_object,
@@ -33,7 +35,8 @@ from examples._common import (
     reservation_json,
     schedule_json,
 )
-from reservation_core import BusinessException
+from reservation_core import AsyncReservationService, BusinessException
+from reservation_core.adapters.sqlalchemy import AsyncSqlAlchemyUnitOfWork, metadata
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -54,10 +57,24 @@ def current_user(user: UserHeader = None) -> str:
 User = Annotated[str, Depends(current_user)]
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
-    """The app on ``engine`` (tests inject one), else on the environment's database."""
-    service = build_service(engine if engine is not None else engine_from_environment())
-    app = FastAPI(title="reservation_core example")
+def create_app(url: str | None = None) -> FastAPI:
+    """The app on the database at ``url`` (tests give one), else the environment's.
+
+    The app owns its ``AsyncEngine``: made here, its pool opened on the server's event
+    loop, disposed when the app shuts down.
+    """
+    engine = create_async_engine(async_url(url or database_url_from_environment()))
+    service = AsyncReservationService(lambda: AsyncSqlAlchemyUnitOfWork(engine))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A real host runs the Alembic branch instead (see docs/migrations.md).
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title="reservation_core example", lifespan=lifespan)
 
     # --8<-- [start:handler]
     @app.exception_handler(BusinessException)
@@ -68,19 +85,21 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     # --8<-- [end:handler]
 
     @app.post("/schedules", status_code=201)
-    def create_schedule(body: JsonBody) -> dict[str, Any]:
+    async def create_schedule(body: JsonBody) -> dict[str, Any]:
         capacity = required(body, "capacity")
-        return schedule_json(service.create_schedule(required(body, "schedule_id"), capacity))
+        schedule = await service.create_schedule(required(body, "schedule_id"), capacity)
+        return schedule_json(schedule)
 
     @app.get("/schedules/{schedule_id}")
-    def get_schedule(schedule_id: str) -> dict[str, Any]:
-        return schedule_json(service.get_schedule(schedule_id))
+    async def get_schedule(schedule_id: str) -> dict[str, Any]:
+        return schedule_json(await service.get_schedule(schedule_id))
 
+    # --8<-- [start:booking]
     @app.post("/schedules/{schedule_id}/reservations", status_code=201)
-    def create_reservation(
+    async def create_reservation(
         schedule_id: str, body: JsonBody, user: User, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        reservation = service.create_reservation(
+        reservation = await service.create_reservation(
             schedule_id,
             user,
             quantity=body.get("quantity", 1),
@@ -88,11 +107,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         )
         return reservation_json(reservation)
 
+    # --8<-- [end:booking]
+
     @app.post("/schedules/{schedule_id}/holds", status_code=201)
-    def hold_reservation(
+    async def hold_reservation(
         schedule_id: str, body: JsonBody, user: User, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        reservation = service.hold_reservation(
+        reservation = await service.hold_reservation(
             schedule_id,
             user,
             quantity=body.get("quantity", 1),
@@ -102,28 +123,28 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         return reservation_json(reservation)
 
     @app.get("/reservations")
-    def list_reservations(request: Request, user: User) -> dict[str, Any]:
+    async def list_reservations(request: Request, user: User) -> dict[str, Any]:
         arguments = {**list_arguments(request.query_params), "user_id": user}
-        return page_json(service.list_reservations(**arguments))
+        return page_json(await service.list_reservations(**arguments))
 
     @app.post("/holds/release-expired")
-    def release_expired_holds() -> dict[str, Any]:
-        return {"expired": service.release_expired_holds()}
+    async def release_expired_holds() -> dict[str, Any]:
+        return {"expired": await service.release_expired_holds()}
 
     @app.get("/reservations/{reservation_id}")
-    def get_reservation(reservation_id: str, user: User) -> dict[str, Any]:
-        return reservation_json(service.get_reservation(reservation_id, user_id=user))
+    async def get_reservation(reservation_id: str, user: User) -> dict[str, Any]:
+        return reservation_json(await service.get_reservation(reservation_id, user_id=user))
 
     @app.post("/reservations/{reservation_id}/cancel")
-    def cancel_reservation(reservation_id: str, user: User) -> dict[str, Any]:
-        return reservation_json(service.cancel_reservation(reservation_id, user_id=user))
+    async def cancel_reservation(reservation_id: str, user: User) -> dict[str, Any]:
+        return reservation_json(await service.cancel_reservation(reservation_id, user_id=user))
 
     @app.post("/reservations/{reservation_id}/confirm")
-    def confirm_reservation(reservation_id: str, user: User) -> dict[str, Any]:
-        return reservation_json(service.confirm_reservation(reservation_id, user_id=user))
+    async def confirm_reservation(reservation_id: str, user: User) -> dict[str, Any]:
+        return reservation_json(await service.confirm_reservation(reservation_id, user_id=user))
 
     @app.post("/reservations/{reservation_id}/refund")
-    def refund_reservation(reservation_id: str, user: User) -> dict[str, Any]:
-        return reservation_json(service.refund_reservation(reservation_id, user_id=user))
+    async def refund_reservation(reservation_id: str, user: User) -> dict[str, Any]:
+        return reservation_json(await service.refund_reservation(reservation_id, user_id=user))
 
     return app
