@@ -59,11 +59,14 @@ T = TypeVar("T")
 class Step(NamedTuple):
     """One transaction of a plan: ``use_case`` in a fresh unit of work, retried whole.
 
-    ``booking`` names the schedule a booking takes seats on (for admission control).
+    ``booking`` names the schedule a booking takes seats on (for admission control);
+    ``member`` is a plain booking's ``(user_id, quantity)``, which may instead be booked
+    with others of the same schedule in one transaction (group commit).
     """
 
     use_case: Callable[[AbstractUnitOfWork], Any]
     booking: str | None = None
+    member: tuple[str, int] | None = None
 
 
 #: A use case: yields the steps to run, receives each one's result, returns the answer.
@@ -469,8 +472,39 @@ class UseCases:
         def use_case(uow: AbstractUnitOfWork) -> Reservation:
             return attempt(uow, last=False) or _require(attempt(uow, last=True))
 
-        result: Reservation = yield Step(use_case, sid)
+        plain = hold_for is None and key is None
+        result: Reservation = yield Step(use_case, sid, (uid, seats) if plain else None)
         return result
+
+    def book_group(
+        self, schedule_id: str, members: list[tuple[str, int]]
+    ) -> Callable[[AbstractUnitOfWork], list[Reservation | None]]:
+        """A use case booking ``members`` (``(user_id, quantity)``, arrival order) together.
+
+        Its result has each member's reservation, or ``None`` for one the group did not
+        book (too few seats, or an active reservation of the user): that one is booked
+        alone, through the plain use case, which refuses it or books it exactly as if it
+        had come by itself.
+        """
+
+        def use_case(uow: AbstractUnitOfWork) -> list[Reservation | None]:
+            now = self._now()
+            group = [
+                Reservation(
+                    id=str(uuid.uuid4()),
+                    schedule_id=schedule_id,
+                    user_id=user_id,
+                    quantity=quantity,
+                    status=ReservationStatus.CONFIRMED,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for user_id, quantity in members
+            ]
+            booked = uow.add_group_and_commit(group)
+            return [r if ok else None for r, ok in zip(group, booked, strict=True)]
+
+        return use_case
 
     def _replay_or_store(
         self, uow: AbstractUnitOfWork, record: IdempotencyRecord, schedule_id: str

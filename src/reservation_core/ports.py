@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
@@ -255,6 +255,28 @@ class AbstractUnitOfWork(abc.ABC):
         """
         booked = self.reservations.add(reservation)
         if booked:
+            self.commit()
+        return booked
+
+    def add_group_and_commit(self, reservations: Sequence[Reservation]) -> list[bool]:
+        """Book ``reservations``, all on one schedule, in arrival order; commit; which were.
+
+        Each is booked as :meth:`ReservationRepository.add` would book it alone, in list
+        order, in this one transaction: ``False`` for one that finds too few seats left or
+        whose user already has an active reservation on the schedule (or earlier in the
+        list), which changes nothing (the service then books it alone). Commits when any
+        was booked. The default books them one by one with ``add``; an adapter whose
+        database aborts the transaction on a unique violation overrides it (the SQLAlchemy
+        adapter reads the schedule's row and active users once, under the row lock, and
+        inserts the group together).
+        """
+        booked: list[bool] = []
+        for reservation in reservations:
+            try:
+                booked.append(self.reservations.add(reservation))
+            except DuplicateReservationError:
+                booked.append(False)
+        if any(booked):
             self.commit()
         return booked
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from reservation_core._grouping import GroupCommit, Member
 from reservation_core._observing import observed
 from reservation_core._retry import run_in_unit_of_work
 from reservation_core._use_cases import DEFAULT_HOLD, Plan, Step, utc_now
@@ -50,6 +51,13 @@ class ReservationService(Wiring):
             anyway: queueing them here keeps throughput from collapsing as threads grow
             (see docs/performance.md). ``None`` lets every call through. Per service
             instance: share one instance among a process's threads, as intended.
+        group_commit: whether ``create_reservation`` calls without an idempotency key that
+            wait on the same schedule, in this service instance, are booked together: one
+            of them books the group in one transaction, under one lock of the schedule's
+            row and one commit, each caller getting its own result exactly as if it had
+            come alone (in arrival order; a booking the group cannot take is booked by
+            itself). Never inside the host's transaction. ``False`` books each call in a
+            transaction of its own.
         hooks: :class:`~reservation_core.instrumentation.Hooks` told of every call, retry
             and outcome (metrics, traces; see docs/operations.md), one or a sequence.
 
@@ -79,7 +87,10 @@ class ReservationService(Wiring):
         idempotency_ttl: timedelta = timedelta(hours=24),
         max_concurrent_per_schedule: int | None = 2,
         hooks: Hooks | Sequence[Hooks] | None = None,
+        group_commit: bool = True,
     ) -> None:
+        if not isinstance(group_commit, bool):
+            raise TypeError(f"group_commit must be a bool, not {type(group_commit).__name__}")
         super().__init__(
             uow_factory,
             clock=clock,
@@ -90,6 +101,10 @@ class ReservationService(Wiring):
             hooks=hooks,
         )
         self._uow_factory = uow_factory
+        self._groups = GroupCommit() if group_commit else None
+        # Group commit starts once the factory is seen to give units of work of their own,
+        # and stops for good if it gives one inside a host's transaction.
+        self._own_units = False
 
     # -- schedules -------------------------------------------------------------------------
 
@@ -360,10 +375,40 @@ class ReservationService(Wiring):
             return answer
 
     def _run(self, step: Step) -> Any:
+        """Run ``step``: with a group of bookings where it can be, else by itself."""
+        groups, booking = self._groups, step.booking
+        if groups is None or step.member is None or booking is None:
+            return self._run_alone(step)
+        if not self._own_units:
+            return self._run_alone(step)
+        booked = groups.book(
+            booking,
+            Member(*step.member),
+            lambda: self._run_alone(step),
+            lambda group: self._run_group(booking, group),
+        )
+        return booked if booked is not None else self._run_alone(step)
+
+    def _run_group(self, schedule_id: str, group: list[Member]) -> list[Reservation | None]:
+        members = [(member.user_id, member.quantity) for member in group]
+        return run_in_unit_of_work(
+            self._new_unit, self._cases.book_group(schedule_id, members), self._retry
+        )
+
+    def _new_unit(self) -> AbstractUnitOfWork:
+        """A unit of work from the factory, noting whether it is one of its own."""
+        uow = self._uow_factory()
+        if not uow.retryable:
+            self._groups = None  # inside the host's transaction: never group commit
+        elif self._groups is not None:
+            self._own_units = True
+        return uow
+
+    def _run_alone(self, step: Step) -> Any:
         """Run ``step`` in a fresh unit of work, again on transient failures."""
         admission, booking = self._admission, step.booking
         return run_in_unit_of_work(
-            self._uow_factory,
+            self._new_unit,
             step.use_case,
             self._retry,
             admitted=(

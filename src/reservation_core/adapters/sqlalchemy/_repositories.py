@@ -68,6 +68,41 @@ class SqlReservations(_Repository):
             raise DuplicateReservationError((reservation.schedule_id, reservation.user_id))
         return booked[0]
 
+    def add_group(self, group: list[Reservation]) -> list[bool]:
+        """Book a group on one schedule under one lock of its row: which were booked.
+
+        The schedule's row is locked first (lock order), then its active users among the
+        group's are read: under the row lock nobody else can add one. The group is then
+        decided in Python, in list order, and its rows inserted together.
+        """
+        run = self._runner.execute
+        schedule_id = group[0].schedule_id
+        row = run(sql.SCHEDULE_FOR_UPDATE, {"schedule_id": schedule_id}).first()
+        if row is None:
+            return [False] * len(group)
+        users = sorted({r.user_id for r in group})
+        params = {"schedule_id": schedule_id, "user_ids": users}
+        taken = set(run(sql.ACTIVE_USERS, params).scalars())
+        left = row.capacity - row.reserved
+        booked: list[bool] = []
+        for reservation in group:
+            fits = reservation.user_id not in taken and reservation.quantity <= left
+            if fits:
+                left -= reservation.quantity
+                taken.add(reservation.user_id)
+            booked.append(fits)
+        chosen = [r for r, fits in zip(group, booked, strict=True) if fits]
+        if chosen:
+            # A unique violation here (the row lock rules it out) would be a TransientConflict
+            # like any other: the whole group is retried.
+            self._runner.execute_many(
+                sql.INSERT_RESERVATION, [sql.reservation_row(r) for r in chosen]
+            )
+            self._runner.execute_many(sql.APPEND_EVENT, [sql.event_row(r) for r in chosen])
+            seats = sum(r.quantity for r in chosen)
+            run(sql.ADD_SEATS, {"schedule_id": schedule_id, "quantity": seats})
+        return booked
+
     def get(self, reservation_id: str) -> Reservation | None:
         row = self._runner.execute(sql.RESERVATION, {"reservation_id": reservation_id}).first()
         return None if row is None else _reservation(row)

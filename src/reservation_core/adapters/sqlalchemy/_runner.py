@@ -40,6 +40,12 @@ class Runner:
             self._ensure()
             return self.connection.execute(statement, params)
 
+    def execute_many(self, statement: Executable, rows: list[dict[str, Any]]) -> None:
+        """Run one statement for each of ``rows`` (the driver's executemany), errors translated."""
+        with translated(self._classify):
+            self._ensure()
+            self.connection.execute(statement, rows)
+
     def book(self, reservation: Reservation) -> bool:
         """Take seats and insert the reservation the dialect's fastest safe way."""
         with translated(self._classify):

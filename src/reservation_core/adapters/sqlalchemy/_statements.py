@@ -430,3 +430,19 @@ class DriverSQL:
 
             found = self._compiled[key] = (str(compiled), shape)
         return found
+
+
+# -- group commit: one schedule row lock for a group of bookings ----------------------------
+
+SCHEDULE_FOR_UPDATE = (
+    select(_S.capacity, _S.reserved).where(_S.id == bindparam("schedule_id")).with_for_update()
+)
+ACTIVE_USERS = select(_R.active_user_id).where(
+    _R.schedule_id == bindparam("schedule_id"),
+    _R.active_user_id.in_(bindparam("user_ids", expanding=True)),
+)
+ADD_SEATS = (
+    update(schedules)
+    .where(_S.id == bindparam("schedule_id"))
+    .values(reserved=_S.reserved + bindparam("quantity"))
+)

@@ -6,6 +6,9 @@ Django connection; the repositories, statements and dialect rules are the same (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from reservation_core.domain import Reservation
 from reservation_core.ports import AbstractUnitOfWork
 
 from ._repositories import SqlEvents, SqlIdempotencyKeys, SqlReservations, SqlSchedules
@@ -20,6 +23,13 @@ class RunnerUnitOfWork(AbstractUnitOfWork):
     reservations: SqlReservations
     idempotency_keys: SqlIdempotencyKeys
     events: SqlEvents
+
+    def add_group_and_commit(self, reservations: Sequence[Reservation]) -> list[bool]:
+        """The group under one lock of the schedule's row, inserted together; then commit."""
+        booked = self.reservations.add_group(list(reservations))
+        if any(booked):
+            self.commit()
+        return booked
 
     def _use(self, runner: Runner) -> None:
         """Run the repositories on ``runner`` from now on."""

@@ -1,0 +1,132 @@
+"""Group commit for hot schedules: one transaction books the bookings waiting on a schedule.
+
+Flat combining (private). Each plain booking (no idempotency key, not a hold) joins its
+schedule's queue. The first to arrive leads: it takes the queue as it is (itself first, the
+others in arrival order, up to ``max_group``), books them in one transaction under one lock
+of the schedule's row, hands each member its result, then passes the lead to the oldest
+booking that arrived meanwhile, which does the same with its own group. Bookings arriving
+while a group commits wait for the next group instead of for the row lock, so one durable
+commit books a whole group.
+
+A leader alone books the plain way (on PostgreSQL a single statement), still leading, so
+that the bookings arriving meanwhile form the next group. A member the group could not
+book (too few seats, or its user already active there) is booked alone by its own thread,
+the plain way: refused or booked exactly as if it had come by itself. If the group's
+transaction fails before committing, every member is booked alone; if its outcome is
+unknown (the connection was lost during ``COMMIT``), every member gets that error.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from reservation_core.domain import Reservation
+from reservation_core.errors import BusinessException
+
+
+class Member:
+    """A booking in a group: what it asks for, and what the group made of it."""
+
+    __slots__ = ("_done", "error", "lead", "quantity", "result", "user_id")
+
+    def __init__(self, user_id: str, quantity: int) -> None:
+        self.user_id = user_id
+        self.quantity = quantity
+        self.result: Reservation | None = None  # None when done: book it alone
+        self.error: BaseException | None = None
+        self.lead = False
+        self._done = threading.Event()
+
+    def wake(self) -> None:
+        self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
+
+
+class GroupCommit:
+    """One queue of waiting bookings per schedule, served a group at a time."""
+
+    def __init__(self, max_group: int = 100) -> None:
+        self._max_group = max_group
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[Member]] = {}
+
+    def book(
+        self,
+        schedule_id: str,
+        member: Member,
+        alone: Callable[[], Reservation],
+        together: Callable[[list[Member]], list[Reservation | None]],
+    ) -> Reservation | None:
+        """``member``'s reservation, or ``None``: the caller books it ``alone`` then.
+
+        ``alone()`` books one member the plain way; ``together(group)`` books a group in
+        one transaction, ``None`` for each member it did not book.
+        """
+        with self._lock:
+            queue = self._queues.get(schedule_id)
+            if queue is None:  # nobody leads: lead
+                self._queues[schedule_id] = deque()
+                member.lead = True
+            else:
+                queue.append(member)
+        if not member.lead:
+            member.wait()
+        if member.lead:
+            self._lead(schedule_id, member, alone, together)
+        if member.error is not None:
+            raise member.error
+        return member.result
+
+    def _lead(
+        self,
+        schedule_id: str,
+        leader: Member,
+        alone: Callable[[], Reservation],
+        together: Callable[[list[Member]], list[Reservation | None]],
+    ) -> None:
+        with self._lock:
+            queue = self._queues[schedule_id]
+            group = [leader] + [
+                queue.popleft() for _ in range(min(len(queue), self._max_group - 1))
+            ]
+        try:
+            if len(group) == 1:
+                try:
+                    leader.result = alone()
+                except BaseException as error:  # noqa: BLE001 - the leader's own answer
+                    leader.error = error
+                return
+            try:
+                results = together(group)
+            except BusinessException as error:
+                if error.details.get("outcome") == "unknown":  # it may have committed
+                    for member in group:
+                        member.error = _copy(error)
+                # Otherwise nothing was committed: each member books alone.
+                return
+            except BaseException as error:  # noqa: BLE001 - raised by the leader alone
+                leader.error = error  # the others book alone
+                return
+            for member, result in zip(group, results, strict=True):
+                member.result = result
+        finally:
+            with self._lock:
+                if queue:
+                    successor: Member | None = queue.popleft()
+                else:
+                    successor = None
+                    del self._queues[schedule_id]
+            for member in group[1:]:
+                member.wake()
+            if successor is not None:
+                successor.lead = True
+                successor.wake()
+
+
+def _copy(error: BusinessException) -> BusinessException:
+    """The same error for another caller (an exception instance is raised once)."""
+    return BusinessException(error.code, error.message, details=dict(error.details))

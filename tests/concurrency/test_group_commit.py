@@ -1,0 +1,163 @@
+"""Group commit: bookings waiting on one schedule share one transaction, exactly.
+
+A spy unit of work holds the first booking (the leader, booking alone) until every other
+thread has queued behind it, so the next group is as large as the crowd: what follows is
+then the same on every run. Nothing sleeps; the spy polls the queue's length.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from reservation_core import BusinessException, ReservationService
+from reservation_core.ports import AbstractUnitOfWork
+from tests.backends import Backend
+from tests.concurrency.race import race
+from tests.conftest import BACKEND_NAMES, make_backend
+
+CROWD = 60
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The sync backends: group commit is ReservationService's (tests/host: never joined)."""
+    return make_backend(request, request.param)
+
+
+class Spy:
+    """A unit of work that reports group sizes and can hold the first lone booking."""
+
+    def __init__(self, inner: AbstractUnitOfWork, hold: Callable[[], None], sizes: list[int]):
+        self._inner, self._hold, self._sizes = inner, hold, sizes
+
+    def __enter__(self) -> Spy:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._inner.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def add_reservation_and_commit(self, reservation: Any) -> bool:
+        self._hold()
+        return self._inner.add_reservation_and_commit(reservation)
+
+    def add_group_and_commit(self, reservations: Any) -> list[bool]:
+        self._sizes.append(len(reservations))
+        return self._inner.add_group_and_commit(reservations)
+
+
+def _queued(service: ReservationService, schedule_id: str) -> int:
+    groups = service._groups
+    assert groups is not None
+    queue = groups._queues.get(schedule_id)
+    return 0 if queue is None else len(queue)
+
+
+def _held_service(
+    backend: Backend, schedule_id: str, sizes: list[int], armed: threading.Event
+) -> ReservationService:
+    lock = threading.Lock()
+    service: ReservationService
+
+    def hold() -> None:
+        with lock:
+            if not armed.is_set():
+                return
+            armed.clear()  # the first lone booking after arming holds, no other
+        deadline = time.monotonic() + 60
+        while _queued(service, schedule_id) < CROWD - 1:  # everybody queued behind us
+            assert time.monotonic() < deadline, "the crowd never queued"
+            time.sleep(0.001)
+
+    service = ReservationService(
+        lambda: Spy(backend.make_uow(), hold, sizes),  # type: ignore[arg-type, return-value]
+        retry_backoff=0.001,
+        max_attempts=30,
+    )
+    return service
+
+
+def test_a_crowd_is_booked_in_one_group_exactly_as_one_by_one(
+    backend: Backend, new_id: Callable[[str], str]
+) -> None:
+    sid = new_id("group")
+    sizes: list[int] = []
+    armed = threading.Event()
+    service = _held_service(backend, sid, sizes, armed)
+    service.create_schedule(sid, 25)
+    warm_up = service.create_reservation(sid, "warm-up")  # its units are its own, it learns
+    service.cancel_reservation(warm_up.id)
+    armed.set()
+    # 60 requests for 25 seats: quantities 1 and 2, and 10 users who ask twice.
+    asks = [(f"user-{n % 50}", 1 + n % 2) for n in range(CROWD)]
+    results = race(
+        [lambda u=u, q=q: service.create_reservation(sid, u, quantity=q) for u, q in asks]
+    )
+
+    assert max(sizes) == CROWD - 1  # all but the leader, in one transaction
+    booked = [r for r in results if not isinstance(r, BusinessException)]
+    refused = [r for r in results if isinstance(r, BusinessException)]
+    assert Counter(r.user_id for r in booked).most_common(1)[0][1] == 1  # one per user
+    assert sum(r.quantity for r in booked) <= 25
+    assert 25 - sum(r.quantity for r in booked) < 2 or not any(
+        e.code == "CAPACITY_EXCEEDED" for e in refused
+    )
+    for error in refused:
+        if error.code == "DUPLICATE_RESERVATION":
+            assert error.details["reservation_id"] in {r.id for r in booked}
+        else:
+            assert error.code == "CAPACITY_EXCEEDED", error
+            assert error.details["remaining"] < error.details["requested"]
+    tally = backend.tally(sid)
+    assert tally.consistent
+    assert tally.reserved == sum(r.quantity for r in booked)
+    assert tally.confirmed_count == len(booked)
+
+
+def test_switched_off_every_booking_commits_alone(
+    backend: Backend, new_id: Callable[[str], str]
+) -> None:
+    sid = new_id("alone")
+    sizes: list[int] = []
+    service = ReservationService(
+        lambda: Spy(backend.make_uow(), lambda: None, sizes),  # type: ignore[arg-type, return-value]
+        group_commit=False,
+    )
+    service.create_schedule(sid, 30)
+    results = race([lambda n=n: service.create_reservation(sid, f"u{n}") for n in range(30)])
+    assert all(not isinstance(r, BusinessException) for r in results)
+    assert sizes == []
+    assert backend.tally(sid).reserved == 30
+
+
+def test_group_commit_is_a_bool() -> None:
+    with pytest.raises(TypeError, match="group_commit"):
+        ReservationService(lambda: None, group_commit=1)  # type: ignore[arg-type, return-value]
+
+
+@pytest.mark.parametrize("name", ["joined-sqlite", "joined-postgresql", "joined-mariadb"])
+def test_never_inside_the_hosts_transaction(
+    name: str, request: pytest.FixtureRequest, new_id: Callable[[str], str]
+) -> None:
+    joined = make_backend(request, name)
+    sid = new_id("joined")
+    sizes: list[int] = []
+    service = ReservationService(
+        lambda: Spy(joined.make_uow(), lambda: None, sizes),  # type: ignore[arg-type, return-value]
+        retry_backoff=0.001,
+    )
+    service.create_schedule(sid, 20)
+    results = race([lambda n=n: service.create_reservation(sid, f"u{n}") for n in range(12)])
+    for result in results:  # no retries in the host's transaction: a conflict is the host's
+        assert not isinstance(result, BusinessException) or result.details["retryable"]
+    assert sizes == []
+    assert joined.tally(sid).consistent
