@@ -5,6 +5,8 @@ Usage::
     python benchmarks/hot_schedule.py --url URL --clients 1,16,64 --seconds 10 [--json]
     python benchmarks/hot_schedule.py --url NODE1,NODE2,NODE3 ...     # a Galera cluster
     python benchmarks/hot_schedule.py --url PGBOUNCER_URL --pgbouncer ...
+    python benchmarks/hot_schedule.py --url PG_URL --contenders library,pgbench,pgbench@best
+    python benchmarks/hot_schedule.py --url URL --processes 4 --clients 16   # 4 x 4 threads
 
 Every contender books one seat per request, each request for a distinct user, on one
 schedule (``hot``) or on one of many (``spread``), from ``clients`` threads of this
@@ -24,6 +26,14 @@ Contenders:
 * ``joined`` -- the library inside the host's own transaction: ``engine.begin()``, the
   booking through ``SqlAlchemyUnitOfWork(connection)`` (a savepoint), one host ``INSERT``
   into ``bench_orders``, ``COMMIT``. Not in the default set; compare it with ``raw``.
+* ``pgbench`` -- PostgreSQL only, hot workload: the library's single-statement booking
+  run by ``pgbench`` (C, no Python: the physical limit of the hot row) at the same
+  concurrency; ``pgbench@best`` at the best of ``--pgbench-sweep`` client counts. pgbench
+  is its own process: ``cpu_us`` is its CPU (children's rusage). See ``_pgbench.py``.
+
+``--processes N`` runs each client count as N processes (``spawn``) of about
+``clients / N`` threads each, started together and aggregated: ``clients`` stays the
+total. Each process has its own engine and service (so its own admission gate).
 
 After each run the invariant ``reserved == sum(quantity of CONFIRMED)`` is checked on
 every schedule the run used. ``cpu_us`` is this process's CPU time per reservation.
@@ -42,6 +52,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import multiprocessing
 import random
 import sqlite3
 import sys
@@ -70,7 +81,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _pgbench import run_pgbench
 from async_contender import drive_async  # after the path: it imports reservation_core
 
 from reservation_core import BusinessException, ReservationService
@@ -84,6 +97,17 @@ from reservation_core.adapters.sqlalchemy import (
 
 CAPACITY = 2**31 - 1
 CONTENDERS = ("library", "raw", "orm")
+#: The ratios the summary reports, when both contenders ran.
+PAIRS = (
+    ("library", "raw"),
+    ("library", "orm"),
+    ("joined", "raw"),
+    ("library", "pgbench"),
+    ("library", "pgbench@best"),
+    ("raw", "pgbench"),
+    ("library-async", "library"),
+    ("library-async", "raw"),
+)
 
 # -- the ORM peer's mapping --------------------------------------------------------------
 
@@ -317,14 +341,28 @@ class Run:
         return self.cpu_seconds / max(self.reservations, 1) * 1e6
 
 
-def drive(
+@dataclasses.dataclass
+class _Tally:
+    """What one process's client threads did."""
+
+    reservations: int
+    failures: int
+    seconds: float
+    cpu_seconds: float
+    latencies: list[float]
+
+
+def _client_threads(
     name: str,
     make_client: MakeClient,
     clients: int,
-    seconds: float,
+    first: int,
     pick: Callable[[], str],
-) -> Run:
-    """Run ``clients`` threads booking for ``seconds``; warm each one up first."""
+    go: Callable[[], object],
+    until: Callable[[], object],
+) -> _Tally:
+    """Run clients ``first`` .. ``first + clients - 1`` as threads, warmed up, from ``go``
+    (it returns when every process is ready) until ``until`` returns."""
     users = itertools.count()
     ready = threading.Barrier(clients + 1)
     stop = threading.Event()
@@ -333,7 +371,8 @@ def drive(
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[BaseException] = []
 
-    def worker(index: int) -> None:
+    def worker(slot: int) -> None:
+        index = first + slot
         try:
             book = make_client(index)
             with contextlib.suppress(Exception):  # a conflict (Galera's 1213) warms up too
@@ -343,7 +382,7 @@ def drive(
             ready.abort()
             raise
         ready.wait()
-        mine = latencies[index]
+        mine = latencies[slot]
         clock = time.perf_counter
         while not stop.is_set():
             user = f"u{next(users)}-{index}"
@@ -354,33 +393,174 @@ def drive(
                 ok = False
             mine.append(clock() - started)
             if ok:
-                counts[index] += 1
+                counts[slot] += 1
             else:
-                failures[index] += 1
+                failures[slot] += 1
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
         thread.start()
     try:
+        go()
         ready.wait()
     except threading.BrokenBarrierError:
+        ready.abort()
         raise RuntimeError(f"{name}: a client failed to start: {errors[:1]}") from None
     cpu_started, started = time.process_time(), time.perf_counter()
-    time.sleep(seconds)
+    until()
     stop.set()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
+    return _Tally(
+        sum(counts),
+        sum(failures),
+        time.perf_counter() - started,
+        time.process_time() - cpu_started,
+        [x for per_client in latencies for x in per_client],
+    )
+
+
+def drive(
+    name: str,
+    make_client: MakeClient,
+    clients: int,
+    seconds: float,
+    pick: Callable[[], str],
+) -> Run:
+    """Run ``clients`` threads of this process booking for ``seconds``."""
+    tally = _client_threads(
+        name, make_client, clients, 0, pick, lambda: None, lambda: time.sleep(seconds)
+    )
     return Run(
         name,
         clients,
-        sum(counts),
-        sum(failures),
-        elapsed,
-        cpu,
-        [x for per_client in latencies for x in per_client],
+        tally.reservations,
+        tally.failures,
+        tally.seconds,
+        tally.cpu_seconds,
+        tally.latencies,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _ProcessSpec:
+    """What a worker process needs to run its share of the clients (picklable)."""
+
+    name: str
+    urls: list[str]
+    clients: int
+    first: int
+    ids: list[str]
+    options: dict[str, Any]
+    pgbouncer: bool
+
+
+def _process_worker(spec: _ProcessSpec, go: Any, stop: Any, results: Any) -> None:
+    """One process of ``--processes``: its threads, reported on ``results``."""
+    try:
+        urls = [make_url(url) for url in spec.urls]
+        with contender(spec.name, urls, spec.clients, spec.options, spec.pgbouncer) as client:
+            tally = _client_threads(
+                spec.name, client, spec.clients, spec.first, picker(spec.ids), go.wait, stop.wait
+            )
+        results.put(tally)
+    except BaseException as exc:
+        go.abort()
+        results.put(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def drive_processes(
+    name: str,
+    urls: list[URL],
+    processes: int,
+    clients: int,
+    seconds: float,
+    ids: list[str],
+    options: dict[str, Any],
+    pgbouncer: bool,
+) -> Run:
+    """``clients`` spread over ``processes`` processes of threads, started together."""
+    context = multiprocessing.get_context("spawn")
+    go, stop, results = context.Barrier(processes + 1), context.Event(), context.Queue()
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    texts = [url.render_as_string(hide_password=False) for url in urls]
+    workers = []
+    first = 0
+    for share in shares:
+        spec = _ProcessSpec(name, texts, share, first, ids, options, pgbouncer)
+        first += share
+        workers.append(context.Process(target=_process_worker, args=(spec, go, stop, results)))
+    for worker in workers:
+        worker.start()
+    try:
+        go.wait(timeout=300)
+    except threading.BrokenBarrierError:
+        stop.set()
+        failure = results.get(timeout=60)
+        raise RuntimeError(f"{name}: a process failed to start: {failure}") from None
+    started = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    tallies = [results.get(timeout=300) for _ in workers]
+    elapsed = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    broken = [tally for tally in tallies if not isinstance(tally, _Tally)]
+    if broken:
+        raise RuntimeError(f"{name}: a process failed: {broken[0]}")
+    return Run(
+        name,
+        clients,
+        sum(t.reservations for t in tallies),
+        sum(t.failures for t in tallies),
+        elapsed,
+        sum(t.cpu_seconds for t in tallies),
+        [x for t in tallies for x in t.latencies],
+    )
+
+
+def pgbench_contender(
+    name: str,
+    url: URL,
+    checker: Engine,
+    clients: int,
+    seconds: float,
+    ids: list[str],
+    sweep: list[int],
+) -> Run:
+    """``pgbench`` at ``clients``; ``pgbench@best``: the best of a sweep over ``sweep``.
+
+    Every transaction pgbench counts must have taken exactly one seat: checked on the
+    schedule's ``reserved`` around each run, besides the invariant after it.
+    """
+    if url.get_backend_name() != "postgresql" or len(ids) != 1:
+        raise SystemExit("the pgbench contender is for PostgreSQL's hot workload only")
+    best: Run | None = None
+    reserved = select(schedules.c.reserved).where(schedules.c.id == ids[0])
+    for count in sweep if name == "pgbench@best" else [clients]:
+        with checker.connect() as connection:
+            before = connection.execute(reserved).scalar_one()
+        ran = run_pgbench(url, ids[0], count, seconds)
+        with checker.connect() as connection:
+            taken = connection.execute(reserved).scalar_one() - before
+        if taken != ran.transactions:
+            raise AssertionError(f"pgbench: {ran.transactions} bookings, {taken} seats taken")
+        run = Run(
+            name,
+            count,
+            ran.transactions,
+            ran.failures,
+            ran.seconds,
+            ran.cpu_seconds,
+            ran.latencies,
+        )
+        if name == "pgbench@best":
+            print(f"       pgbench sweep {count:3} clients {run.tps:8.1f} tx/s", flush=True)
+        if best is None or run.tps > best.tps:
+            best = run
+    assert best is not None  # the sweep is never empty
+    return best
 
 
 def picker(ids: list[str]) -> Callable[[], str]:
@@ -486,15 +666,11 @@ def summarize(workload: str, clients: int, runs: dict[str, list[Run]]) -> dict[s
     for name, run in best.items():
         out[f"{name}_tps"] = round(run.tps, 1)
     library = best.get("library")
-    for name, peer in (
-        ("library", "raw"),
-        ("library", "orm"),
-        ("joined", "raw"),
-        ("library-async", "library"),
-        ("library-async", "raw"),
-    ):
+    for name, peer in PAIRS:
         if name in best and peer in best:
             out[f"{name}_vs_{peer}"] = round(best[name].tps / best[peer].tps, 3)
+    if "pgbench@best" in runs:
+        out["pgbench@best_clients"] = [r.clients for r in runs["pgbench@best"]]
     if library is not None:
         out["p50_ms"] = round(library.percentile(0.50), 3)
         out["p99_ms"] = round(library.percentile(0.99), 3)
@@ -532,6 +708,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-attempts", type=int, default=None, help="library: max_attempts (default: 10)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="spread each client count over N processes of threads (clients stays the total)",
+    )
+    parser.add_argument(
+        "--pgbench-sweep",
+        default="1,2,4,8,16",
+        help="pgbench@best: the client counts to try; the best is reported",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)
 
@@ -553,16 +740,7 @@ def main(argv: list[str] | None = None) -> int:
                     for name in names:
                         count = 1 if workload == "hot" else args.schedules
                         ids = fresh_schedules(checker, f"{workload}{next(serial)}", count)
-                        pick = picker(ids)
-                        if name == "library-async":
-                            run = drive_async(
-                                name, urls[0], clients, args.seconds, pick, options, Run
-                            )
-                        else:
-                            with contender(
-                                name, urls, clients, options, args.pgbouncer
-                            ) as make_client:
-                                run = drive(name, make_client, clients, args.seconds, pick)
+                        run = run_contender(name, urls, clients, ids, options, args, checker)
                         check_invariant(checker, ids)
                         runs[name].append(run)
                         if not args.json:
@@ -580,6 +758,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_contender(
+    name: str,
+    urls: list[URL],
+    clients: int,
+    ids: list[str],
+    options: dict[str, Any],
+    args: argparse.Namespace,
+    checker: Engine,
+) -> Run:
+    """One run of one contender: pgbench, tasks, threads of this process or of ``--processes``."""
+    if name == "library-async":
+        return drive_async(name, urls[0], clients, args.seconds, picker(ids), options, Run)
+    if name.startswith("pgbench"):
+        sweep = [int(c) for c in args.pgbench_sweep.split(",")]
+        return pgbench_contender(name, urls[0], checker, clients, args.seconds, ids, sweep)
+    if args.processes > 1:
+        return drive_processes(
+            name, urls, args.processes, clients, args.seconds, ids, options, args.pgbouncer
+        )
+    with contender(name, urls, clients, options, args.pgbouncer) as make_client:
+        return drive(name, make_client, clients, args.seconds, picker(ids))
+
+
 def _table_line(summary: dict[str, Any]) -> str:
     parts = [f"== {summary['workload']} {summary['clients']} clients:"]
     parts += [
@@ -589,11 +790,17 @@ def _table_line(summary: dict[str, Any]) -> str:
             "joined_tps",
             "raw_tps",
             "orm_tps",
+            "pgbench_tps",
+            "pgbench@best_tps",
+            "pgbench@best_clients",
             "library_vs_raw",
             "library_vs_orm",
             "joined_vs_raw",
             "library-async_tps",
             "library-async_vs_library",
+            "library_vs_pgbench",
+            "library_vs_pgbench@best",
+            "raw_vs_pgbench",
         )
         if key in summary
     ]

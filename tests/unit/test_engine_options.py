@@ -13,6 +13,21 @@ from reservation_core.adapters.sqlalchemy import recommended_engine_options
         ("sqlite:///r.db", {}, {}),
         ("postgresql+psycopg://app@db/app", {}, {}),
         ("mysql+pymysql://app@db/app", {}, {"isolation_level": "READ COMMITTED"}),
+        # An engine of the library's own: a booking and its COMMIT in one query.
+        (
+            "mysql+pymysql://app@db/app",
+            {"dedicated": True},
+            {
+                "isolation_level": "READ COMMITTED",
+                "pool_reset_on_return": None,
+                "connect_args": {"client_flag": 2 | 1 << 16},
+            },
+        ),
+        (
+            "mysql+mysqldb://app@db/app",
+            {"dedicated": True},
+            {"isolation_level": "READ COMMITTED", "pool_reset_on_return": None},
+        ),
         (
             "postgresql+psycopg://app@pgbouncer/app",
             {"pgbouncer": True},

@@ -71,7 +71,12 @@ def recommended_engine_options(
     ``pool_reset_on_return=None``: a unit of work always ends its transaction before it
     returns the connection (or discards a connection it cannot roll back), so the pool's
     own ``ROLLBACK`` on return is redundant; on MariaDB/MySQL it is a round trip per unit
-    of work. Do not use it for an engine other code shares.
+    of work. Do not use it for an engine other code shares. On MariaDB/MySQL through
+    PyMySQL it also lets the engine's connections take several statements in one query
+    (``client_flag`` with ``CLIENT_MULTI_STATEMENTS``): a booking and its ``COMMIT`` are
+    then one round trip, and the schedule row is locked only while the server runs them.
+    The library sends only its own prebuilt statements, values always passed as
+    parameters; code that builds SQL from strings should not share such an engine.
 
     ``pgbouncer=True``, for PostgreSQL behind PgBouncer in transaction pooling mode (or
     any pooler that hands each transaction another server connection): psycopg's
@@ -111,6 +116,9 @@ def recommended_engine_options(
         options["isolation_level"] = mysql.MySQLRules.isolation_level
     if dedicated:
         options["pool_reset_on_return"] = None
+        if is_mysql and parsed.get_driver_name() == "pymysql":
+            # The dialect's own client_flag (FOUND_ROWS) is replaced, not added to: keep it.
+            connect_args["client_flag"] = mysql.FOUND_ROWS | mysql.MULTI_STATEMENTS
     if pgbouncer and parsed.get_driver_name() == "psycopg":
         # psycopg2 and pg8000 never prepare named statements: nothing to switch off.
         connect_args["prepare_threshold"] = None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Dialect, Engine
+from sqlalchemy import exc as sa_exc
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
+from reservation_core.adapters.sqlalchemy.tables import UtcDateTime
 from reservation_core.domain import Reservation
 from reservation_core.errors import BusinessException, ErrorCode
 
@@ -111,3 +114,81 @@ class DialectRules:
     def describe(self) -> dict[str, Any]:
         """The dialect and driver, for messages."""
         return {"dialect": self.dialect, "driver": self.driver}
+
+
+@contextlib.contextmanager
+def driver_cursor(connection: Connection, statement: str) -> Iterator[Any]:
+    """A driver cursor on ``connection``; its errors come out as SQLAlchemy's would.
+
+    For a booking run on the driver itself, in the driver's own transaction (SQLAlchemy's
+    ``Connection`` knows nothing of it): on an error the transaction is rolled back, so
+    nothing half done stays open on the connection, or the connection is invalidated if
+    it was lost. The error is wrapped in SQLAlchemy's ``DBAPIError`` for ``statement``,
+    as ``Connection.execute`` would, so the usual translation applies.
+    """
+    pooled = connection.connection
+    dialect = connection.dialect
+    driver_error: type[BaseException] = dialect.loaded_dbapi.Error
+    cursor = pooled.cursor()
+    try:
+        yield cursor
+    except driver_error as error:
+        lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)  # type: ignore[arg-type]
+        if lost:
+            connection.invalidate()
+        else:
+            try:
+                pooled.dbapi_connection.rollback()  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - lost now: never pool it again
+                lost = True
+                connection.invalidate()
+        raise sa_exc.DBAPIError.instance(
+            statement,
+            None,
+            error,
+            driver_error,  # type: ignore[arg-type]
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from error
+    finally:
+        with contextlib.suppress(Exception):
+            cursor.close()
+
+
+_TAKE_SEATS = sql.DriverSQL(sql.TAKE_SEATS)
+_INSERT_RESERVATION = sql.DriverSQL(sql.INSERT_RESERVATION, column_keys=sql.RESERVATION_KEYS)
+_APPEND_EVENT = sql.DriverSQL(sql.APPEND_EVENT, column_keys=sql.EVENT_KEYS)
+_INSTANT = UtcDateTime()
+_INSTANT_BINDS: dict[type[Dialect], Any] = {}
+
+
+def driver_instant(dialect: Dialect) -> Any:
+    """A function turning an aware ``datetime`` into what ``dialect``'s driver stores."""
+    found = _INSTANT_BINDS.get(type(dialect))
+    if found is None:
+        # The dialect's own type (SQLite's stores a fixed-width string), as Core binds it.
+        processor = _INSTANT.dialect_impl(dialect).bind_processor(dialect)
+        found = _INSTANT_BINDS[type(dialect)] = processor or (lambda value: value)
+    return found
+
+
+def driver_booking(dialect: Dialect, reservation: Reservation) -> list[tuple[str, Any]]:
+    """The booking's three statements as driver SQL and driver-ready parameters.
+
+    Taking the seats first: the remaining two run only if it matched a row.
+    """
+    take, take_params = _TAKE_SEATS.for_dialect(dialect)
+    insert, insert_params = _INSERT_RESERVATION.for_dialect(dialect)
+    append, append_params = _APPEND_EVENT.for_dialect(dialect)
+    instant = driver_instant(dialect)
+    row = sql.reservation_row(reservation)
+    row["created_at"] = instant(reservation.created_at)
+    row["updated_at"] = instant(reservation.updated_at)
+    row["expires_at"] = instant(reservation.expires_at)
+    event = sql.event_row(reservation)
+    event["occurred_at"] = row["updated_at"]
+    return [
+        (take, take_params(sql.seats_of(reservation))),
+        (insert, insert_params(row)),
+        (append, append_params(event)),
+    ]

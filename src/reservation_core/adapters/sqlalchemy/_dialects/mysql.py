@@ -13,21 +13,44 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, func, insert, literal_column, select
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
 from reservation_core.adapters.sqlalchemy._scaleout import causal_reads_on_galera
-from reservation_core.adapters.sqlalchemy.tables import UtcDateTime
+from reservation_core.adapters.sqlalchemy.tables import reservations
 from reservation_core.domain import Reservation
 
-from ._base import DialectRules
+from ._base import DialectRules, driver_booking, driver_cursor, driver_instant
 
-_TAKE_SEATS = sql.DriverSQL(sql.TAKE_SEATS)
-_INSERT_RESERVATION = sql.DriverSQL(sql.INSERT_RESERVATION, sql.RESERVATION_KEYS)
-_APPEND_EVENT = sql.DriverSQL(sql.APPEND_EVENT, sql.EVENT_KEYS)
-_UTC_DATETIME = UtcDateTime()
 _READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
+#: ``CLIENT_MULTI_STATEMENTS``: the connection accepts several statements in one query.
+MULTI_STATEMENTS = 1 << 16
+#: ``CLIENT_FOUND_ROWS``, which SQLAlchemy always asks for: ``rowcount`` counts matched rows.
+FOUND_ROWS = 2
+
+# The booking as one script: the reservation is inserted only if the UPDATE before it took
+# the seats (ROW_COUNT() is the previous statement's), its event from the row as stored.
+_INSERT_IF_TAKEN = insert(reservations).from_select(
+    sql.RESERVATION_KEYS,
+    select(
+        *(bindparam(f"p_{key}") for key in ("id", "schedule_id", "user_id", "quantity")),
+        bindparam("p_status"),
+        bindparam("p_created_at"),
+        bindparam("p_created_at"),
+        bindparam("p_expires_at"),
+    ).where(func.row_count() == literal_column("1")),
+)
+_BOOK_AND_COMMIT = {
+    isolated: sql.DriverSQL(
+        *([] if isolated else [_READ_COMMITTED]),
+        sql.TAKE_SEATS,
+        _INSERT_IF_TAKEN,
+        sql.APPEND_TRANSITION_EVENT,
+        "COMMIT",
+    )
+    for isolated in (True, False)
+}
 
 
 class MySQLRules(DialectRules):
@@ -76,27 +99,52 @@ class MySQLRules(DialectRules):
         between the statements is lock hold time, and with a client's threads sharing
         the GIL it grows under load.
         """
-        dialect = connection.dialect
-        take, take_params = _TAKE_SEATS.for_dialect(dialect)
-        if connection.exec_driver_sql(take, take_params(sql.seats_of(reservation))).rowcount != 1:
+        (take, take_params), *rest = driver_booking(connection.dialect, reservation)
+        if connection.exec_driver_sql(take, take_params).rowcount != 1:
             return False
-        row = sql.reservation_row(reservation)
-        row["created_at"] = _UTC_DATETIME.process_bind_param(reservation.created_at, dialect)
-        row["updated_at"] = _UTC_DATETIME.process_bind_param(reservation.updated_at, dialect)
-        row["expires_at"] = _UTC_DATETIME.process_bind_param(reservation.expires_at, dialect)
-        insert, insert_params = _INSERT_RESERVATION.for_dialect(dialect)
-        connection.exec_driver_sql(insert, insert_params(row))
-        event = sql.event_row(reservation)
-        event["occurred_at"] = row["updated_at"]
-        append, append_params = _APPEND_EVENT.for_dialect(dialect)
-        connection.exec_driver_sql(append, append_params(event))
+        for statement, params in rest:
+            connection.exec_driver_sql(statement, params)
         return True
+
+    def book_and_commit(self, connection: Connection, reservation: Reservation) -> bool | None:
+        """The booking and its ``COMMIT`` as one script, where the connection accepts one.
+
+        One round trip, and the schedule row is locked only while the server runs the
+        script: no client round trip, and no wait for this process's GIL, while it is
+        held. ``None`` (book statement by statement) on a connection made without
+        ``CLIENT_MULTI_STATEMENTS`` (see ``recommended_engine_options(dedicated=True)``).
+        On an error the server stops at the failing statement and the transaction is
+        rolled back before the error is raised.
+        """
+        pooled = connection.connection
+        if not self.multi_statements(pooled.driver_connection):
+            return None
+        isolated = _configured_isolation(connection) == self.isolation_level
+        script, shape = _BOOK_AND_COMMIT[isolated].for_dialect(connection.dialect)
+        params = sql.book_in_one_statement_params(reservation)
+        instant = driver_instant(connection.dialect)
+        params["p_created_at"] = instant(reservation.created_at)
+        params["p_expires_at"] = instant(reservation.expires_at)
+        params["reservation_id"] = reservation.id
+        with driver_cursor(connection, script) as cursor:
+            cursor.execute(script, shape(params))
+            counts = [cursor.rowcount]
+            while cursor.nextset():  # raises the error of a later statement, if any
+                counts.append(cursor.rowcount)
+        return bool(counts[0 if isolated else 1] == 1)
+
+    def multi_statements(self, driver_connection: Any) -> bool:
+        """Whether the connection accepts several statements in one query."""
+        return False
 
 
 class PyMySQLRules(MySQLRules):
     """PyMySQL: ``error.args == (errno, message)``."""
 
     driver = "pymysql"
+
+    def multi_statements(self, driver_connection: Any) -> bool:
+        return bool(getattr(driver_connection, "client_flag", 0) & MULTI_STATEMENTS)
 
     def in_autocommit(self, dbapi_connection: Any) -> bool:
         return bool(dbapi_connection.get_autocommit())
@@ -111,11 +159,17 @@ class MySQLdbRules(PyMySQLRules):
 
     driver = "mysqldb"
 
+    def multi_statements(self, driver_connection: Any) -> bool:
+        return False  # mysqlclient does not say which flags a connection has
+
 
 class AioMySQLRules(PyMySQLRules):
     """aiomysql (asyncio), built on PyMySQL: its errors are PyMySQL's, ``args[0]`` the errno."""
 
     driver = "aiomysql"
+
+    def multi_statements(self, driver_connection: Any) -> bool:
+        return False  # the one-query booking reads results PyMySQL's way: statement by statement
 
 
 class MySQLConnectorRules(MySQLRules):

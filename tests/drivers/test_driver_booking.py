@@ -1,0 +1,174 @@
+"""The bookings run on the driver itself: MariaDB's one-query script, SQLite's direct calls.
+
+On an engine from ``recommended_engine_options(url, dedicated=True)``, PyMySQL connections
+accept several statements in one query, and a booking and its ``COMMIT`` go as one script;
+on SQLite a booking is ``BEGIN IMMEDIATE`` … ``COMMIT`` straight on ``sqlite3``. Neither
+goes through SQLAlchemy's ``Connection``: these tests check that what they leave behind
+is exactly what the statement-by-statement booking leaves, errors included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from reservation_core import BusinessException, ErrorCode, ReservationService
+from reservation_core.adapters.sqlalchemy import (
+    SqlAlchemyUnitOfWork,
+    events,
+    recommended_engine_options,
+)
+from reservation_core.adapters.sqlalchemy._dialects import rules_for
+from tests.backends import sql_backend
+from tests.concurrency.race import outcomes, race
+from tests.conftest import _fresh_schema
+from tests.databases import make_engine, separate_database_url
+
+ENGINES = ["mariadb-script", "mariadb-script-session-isolation", "sqlite"]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("driver-booking") / "r.sqlite3"
+        made = make_engine(f"sqlite:///{path}")
+    else:
+        url = separate_database_url("mariadb", "_driver_booking")
+        options: dict[str, Any] = recommended_engine_options(url, dedicated=True)
+        if request.param.endswith("session-isolation"):
+            # The server's REPEATABLE READ: the script sets READ COMMITTED itself.
+            del options["isolation_level"]
+        made = make_engine(url, **options)
+    yield _fresh_schema(made)
+    made.dispose()
+
+
+@pytest.fixture
+def service(engine: Engine) -> ReservationService:
+    return ReservationService(
+        lambda: SqlAlchemyUnitOfWork(engine), retry_backoff=0.001, max_attempts=30
+    )
+
+
+def _open_transactions(engine: Engine) -> list[bool]:
+    """Whether each idle pooled connection still has a transaction open in the server."""
+    if engine.dialect.name == "sqlite":
+        pooled = [engine.raw_connection() for _ in range(1)]
+        found = [bool(c.driver_connection.in_transaction) for c in pooled]  # type: ignore[union-attr]
+    else:
+        pooled = [engine.raw_connection() for _ in range(3)]
+        found = []
+        for connection in pooled:
+            cursor = connection.cursor()
+            cursor.execute("SELECT @@in_transaction")
+            found.append(bool(cursor.fetchone()[0]))
+            cursor.close()
+    for connection in pooled:
+        connection.close()
+    return found
+
+
+def test_the_engine_takes_the_driver_path(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        return  # every SQLite booking does
+    rules: Any = rules_for(engine.dialect)
+    with engine.connect() as connection:
+        assert rules.multi_statements(connection.connection.driver_connection)
+
+
+def test_a_booking_stores_the_reservation_its_event_and_the_seat(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    schedule = service.create_schedule(new_id("s"), capacity=2).id
+    booking = service.create_reservation(schedule, "ann")
+    assert service.get_reservation(booking.id) == booking
+    with engine.connect() as connection:
+        logged = connection.execute(
+            select(func.count()).select_from(events).where(events.c.reservation_id == booking.id)
+        ).scalar_one()
+    assert logged == 1
+    tally = sql_backend("t", engine).tally(schedule)
+    assert (tally.reserved, tally.confirmed_count, tally.consistent) == (1, 1, True)
+    assert not any(_open_transactions(engine))
+
+
+def test_a_full_schedule_refuses_and_leaves_nothing_open(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    schedule = service.create_schedule(new_id("s"), capacity=1).id
+    service.create_reservation(schedule, "ann")
+    with pytest.raises(BusinessException) as refused:
+        service.create_reservation(schedule, "bob")
+    assert refused.value.code is ErrorCode.CAPACITY_EXCEEDED
+    assert sql_backend("t", engine).tally(schedule).reserved == 1
+    assert not any(_open_transactions(engine))
+
+
+def test_a_duplicate_rolls_the_taken_seat_back(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    # The seat is taken by the script's UPDATE before the reservation's INSERT fails.
+    schedule = service.create_schedule(new_id("s"), capacity=5).id
+    service.create_reservation(schedule, "ann")
+    with pytest.raises(BusinessException) as refused:
+        service.create_reservation(schedule, "ann")
+    assert refused.value.code is ErrorCode.DUPLICATE_RESERVATION
+    tally = sql_backend("t", engine).tally(schedule)
+    assert (tally.reserved, tally.consistent) == (1, True)
+    assert not any(_open_transactions(engine))
+    service.create_reservation(schedule, "bob")  # and the connections still work
+    assert sql_backend("t", engine).tally(schedule).reserved == 2
+
+
+def test_a_hold_and_its_confirmation(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    schedule = service.create_schedule(new_id("s"), capacity=1).id
+    hold = service.hold_reservation(schedule, "ann")
+    assert service.get_reservation(hold.id).expires_at == hold.expires_at
+    service.confirm_reservation(hold.id)
+    tally = sql_backend("t", engine).tally(schedule)
+    assert (tally.reserved, tally.confirmed_count, tally.consistent) == (1, 1, True)
+
+
+def test_racing_bookings_never_oversell(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    schedule = service.create_schedule(new_id("s"), capacity=5).id
+    results = race(
+        [lambda user=f"u{i}": service.create_reservation(schedule, user) for i in range(12)]
+    )
+    assert outcomes(results) == {"ok": 5, "CAPACITY_EXCEEDED": 7}
+    tally = sql_backend("t", engine).tally(schedule)
+    assert (tally.reserved, tally.confirmed_count, tally.consistent) == (5, 5, True)
+
+
+@pytest.mark.parametrize("engine", [e for e in ENGINES if e != "sqlite"], indirect=True)
+def test_a_lost_connection_is_an_unknown_outcome_and_never_pooled_again(
+    engine: Engine, new_id: Callable[[str], str]
+) -> None:
+    """On MariaDB (SQLite has no connection to lose)."""
+    url = engine.url.render_as_string(hide_password=False)
+    lean = make_engine(url, pool_size=1, **recommended_engine_options(url, dedicated=True))
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(lean), retry_backoff=0.001)
+    schedule = service.create_schedule(new_id("s"), capacity=5).id
+    with lean.connect() as connection:  # the pool's only connection, the next booking's
+        connection_id = connection.execute(text("SELECT CONNECTION_ID()")).scalar_one()
+    with engine.connect() as admin:
+        admin.execute(text(f"KILL {int(connection_id)}"))
+    with pytest.raises(BusinessException) as lost:
+        service.create_reservation(schedule, "ann")
+    assert (lost.value.code, lost.value.details) == (
+        ErrorCode.STORAGE_UNAVAILABLE,
+        {"outcome": "unknown"},
+    )
+    service.create_reservation(schedule, "bob")  # on a fresh connection
+    tally = sql_backend("t", lean).tally(schedule)
+    assert (tally.reserved, tally.consistent) == (1, True)
+    lean.dispose()
