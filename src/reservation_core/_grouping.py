@@ -49,8 +49,9 @@ class Member:
 class GroupCommit:
     """One queue of waiting bookings per schedule, served a group at a time."""
 
-    def __init__(self, max_group: int = 100) -> None:
+    def __init__(self, max_group: int = 100, max_rounds: int = 8) -> None:
         self._max_group = max_group
+        self._max_rounds = max_rounds
         self._lock = threading.Lock()
         self._queues: dict[str, deque[Member]] = {}
 
@@ -88,43 +89,69 @@ class GroupCommit:
         alone: Callable[[], Reservation],
         together: Callable[[list[Member]], list[Reservation | None]],
     ) -> None:
+        """Serve the leader's group, then the next ones while two or more wait, then hand off.
+
+        Serving a few groups in a row spares the hand-off to another thread (a wake-up that
+        waits for the GIL) between groups; after ``max_rounds`` the lead passes on anyway,
+        so that the leader's own caller gets its answer.
+        """
         with self._lock:
             queue = self._queues[schedule_id]
-            group = [leader] + [
-                queue.popleft() for _ in range(min(len(queue), self._max_group - 1))
-            ]
-        try:
-            if len(group) == 1:
-                try:
-                    leader.result = alone()
-                except BaseException as error:  # noqa: BLE001 - the leader's own answer
-                    leader.error = error
-                return
+            group = [leader, *self._take(queue, self._max_group - 1)]
+        rounds = 1
+        while True:
             try:
-                results = together(group)
-            except BusinessException as error:
-                if error.details.get("outcome") == "unknown":  # it may have committed
-                    for member in group:
-                        member.error = _copy(error)
-                # Otherwise nothing was committed: each member books alone.
+                self._serve(group, alone if group[0] is leader else None, together)
+            finally:
+                with self._lock:
+                    more = len(queue) >= 2 and rounds < self._max_rounds
+                    if more:
+                        following = self._take(queue, self._max_group)
+                        successor = None
+                    elif queue:
+                        successor = queue.popleft()
+                    else:
+                        successor = None
+                        del self._queues[schedule_id]
+                for member in group:
+                    if member is not leader:
+                        member.wake()
+                if successor is not None:
+                    successor.lead = True
+                    successor.wake()
+            if not more:
                 return
-            except BaseException as error:  # noqa: BLE001 - raised by the leader alone
-                leader.error = error  # the others book alone
-                return
-            for member, result in zip(group, results, strict=True):
-                member.result = result
-        finally:
-            with self._lock:
-                if queue:
-                    successor: Member | None = queue.popleft()
-                else:
-                    successor = None
-                    del self._queues[schedule_id]
-            for member in group[1:]:
-                member.wake()
-            if successor is not None:
-                successor.lead = True
-                successor.wake()
+            group, rounds = following, rounds + 1
+
+    @staticmethod
+    def _take(queue: deque[Member], count: int) -> list[Member]:
+        return [queue.popleft() for _ in range(min(len(queue), count))]
+
+    @staticmethod
+    def _serve(
+        group: list[Member],
+        alone: Callable[[], Reservation] | None,
+        together: Callable[[list[Member]], list[Reservation | None]],
+    ) -> None:
+        """Set each member's result (``None``: it books alone) or error; never raises."""
+        if len(group) == 1 and alone is not None:
+            try:
+                group[0].result = alone()
+            except BaseException as error:  # noqa: BLE001 - the leader's own answer
+                group[0].error = error
+            return
+        try:
+            results = together(group)
+        except BusinessException as error:
+            if error.details.get("outcome") == "unknown":  # it may have committed
+                for member in group:
+                    member.error = _copy(error)
+            # Otherwise nothing was committed: each member books alone.
+            return
+        except Exception:  # noqa: BLE001 - nothing committed, as far as anyone knows
+            return  # each member books alone, and meets the trouble itself
+        for member, result in zip(group, results, strict=True):
+            member.result = result
 
 
 def _copy(error: BusinessException) -> BusinessException:

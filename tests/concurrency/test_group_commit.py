@@ -121,6 +121,12 @@ def test_a_crowd_is_booked_in_one_group_exactly_as_one_by_one(
     assert tally.consistent
     assert tally.reserved == sum(r.quantity for r in booked)
     assert tally.confirmed_count == len(booked)
+    # One event per booking, each the booking as it was made (the warm-up's two besides).
+    claimed = service.claim_events(f"check-{sid}", limit=10_000)
+    mine = [e for e in claimed if e.schedule_id == sid and e.user_id != "warm-up"]
+    assert sorted((e.reservation_id, e.quantity, e.type) for e in mine) == sorted(
+        (r.id, r.quantity, "reservation.confirmed") for r in booked
+    )
 
 
 def test_switched_off_every_booking_commits_alone(

@@ -95,12 +95,7 @@ class SqlReservations(_Repository):
         if chosen:
             # A unique violation here (the row lock rules it out) would be a TransientConflict
             # like any other: the whole group is retried.
-            self._runner.execute_many(
-                sql.INSERT_RESERVATION, [sql.reservation_row(r) for r in chosen]
-            )
-            self._runner.execute_many(sql.APPEND_EVENT, [sql.event_row(r) for r in chosen])
-            seats = sum(r.quantity for r in chosen)
-            run(sql.ADD_SEATS, {"schedule_id": schedule_id, "quantity": seats})
+            self._runner.insert_group(chosen)
         return booked
 
     def get(self, reservation_id: str) -> Reservation | None:

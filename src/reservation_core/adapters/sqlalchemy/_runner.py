@@ -40,11 +40,11 @@ class Runner:
             self._ensure()
             return self.connection.execute(statement, params)
 
-    def execute_many(self, statement: Executable, rows: list[dict[str, Any]]) -> None:
-        """Run one statement for each of ``rows`` (the driver's executemany), errors translated."""
+    def insert_group(self, group: list[Reservation]) -> None:
+        """Insert a decided group, the dialect's fastest way (see ``DialectRules``)."""
         with translated(self._classify):
             self._ensure()
-            self.connection.execute(statement, rows)
+            self.rules.insert_group(self.connection, group)
 
     def book(self, reservation: Reservation) -> bool:
         """Take seats and insert the reservation the dialect's fastest safe way."""

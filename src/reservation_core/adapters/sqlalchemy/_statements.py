@@ -16,17 +16,21 @@ from typing import Any
 from sqlalchemy import (
     Dialect,
     Integer,
+    String,
     and_,
     bindparam,
     delete,
     insert,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import Select
 
 from reservation_core.domain import Reservation, ReservationStatus, event_type
@@ -461,3 +465,86 @@ ADD_SEATS = (
     .where(_S.id == bindparam("schedule_id"))
     .values(reserved=_S.reserved + bindparam("quantity"))
 )
+
+
+def group_params(group: Sequence[Reservation]) -> dict[str, Any]:
+    """The parameters of :data:`BOOK_GROUP_IN_ONE_STATEMENT`: one schedule, one instant."""
+    first = group[0]
+    return {
+        "p_ids": [r.id for r in group],
+        "p_user_ids": [r.user_id for r in group],
+        "p_quantities": [r.quantity for r in group],
+        "p_schedule_id": first.schedule_id,
+        "p_status": str(first.status),
+        "p_type": event_type(first.status),
+        "p_at": first.created_at,
+    }
+
+
+def _book_group_in_one_statement() -> TextClause:
+    """A whole group decided, booked and counted in one autocommit statement (PostgreSQL).
+
+    The schedule's row is locked (``FOR UPDATE`` re-reads it as last committed); each
+    user's first request in the group, unless the user is already active there, is taken
+    in arrival order while the running total of seats fits. The statement returns the ids
+    it booked: a member it did not book is booked alone afterwards, exactly as if it had
+    come by itself (so a member it skips for want of seats, however small, is no loss). A
+    user made active by a transaction that committed while this one waited for the lock
+    is caught by the unique index: the statement fails and is retried whole.
+    """
+    r, e, s = reservations, events, schedules
+    sql = f"""
+WITH members AS (
+    SELECT m.id, m.user_id, m.quantity, m.ord
+    FROM unnest(
+        CAST(:p_ids AS text[]), CAST(:p_user_ids AS text[]), CAST(:p_quantities AS int[])
+    ) WITH ORDINALITY
+        AS m(id, user_id, quantity, ord)
+), free AS (
+    SELECT {s.c.capacity.name} - {s.c.reserved.name} AS seats FROM {s.name}
+    WHERE {s.c.id.name} = :p_schedule_id FOR UPDATE
+), firsts AS (
+    -- LATERAL ... LIMIT 1: one probe of the (schedule_id, active_user_id) index per
+    -- member, never a scan of the schedule's reservations, however many it has.
+    SELECT m.*, row_number() OVER (PARTITION BY m.user_id ORDER BY m.ord) AS nth
+    FROM members m LEFT JOIN LATERAL (
+        SELECT 1 AS found FROM {r.name} a
+        WHERE a.{r.c.schedule_id.name} = :p_schedule_id
+          AND a.{r.c.active_user_id.name} = m.user_id
+        LIMIT 1
+    ) active ON true
+    WHERE active.found IS NULL
+), running AS (
+    SELECT f.id, f.user_id, f.quantity, f.ord,
+           sum(f.quantity) OVER (ORDER BY f.ord) AS upto
+    FROM firsts f WHERE f.nth = 1
+), chosen AS (
+    SELECT g.* FROM running g, free WHERE g.upto <= free.seats
+), booked AS (
+    INSERT INTO {r.name} ({", ".join(RESERVATION_KEYS)})
+    SELECT c.id, :p_schedule_id, c.user_id, c.quantity, :p_status, :p_at, :p_at, NULL
+    FROM chosen c ORDER BY c.ord
+    RETURNING {r.c.id.name}
+), appended AS (
+    INSERT INTO {e.name} ({", ".join(EVENT_KEYS)})
+    SELECT :p_type, c.id, :p_schedule_id, c.user_id, c.quantity, :p_status, :p_at
+    FROM chosen c JOIN booked b ON b.id = c.id ORDER BY c.ord
+), taken AS (
+    UPDATE {s.name} SET {s.c.reserved.name} = {s.c.reserved.name}
+        + (SELECT coalesce(sum(c.quantity), 0) FROM chosen c)
+    WHERE {s.c.id.name} = :p_schedule_id AND EXISTS (SELECT 1 FROM chosen)
+)
+SELECT id FROM booked
+"""  # noqa: S608 - only the library's own table and column names are interpolated
+    return text(sql).bindparams(
+        bindparam("p_ids", type_=ARRAY(String)),
+        bindparam("p_user_ids", type_=ARRAY(String)),
+        bindparam("p_quantities", type_=ARRAY(Integer)),
+        bindparam("p_schedule_id", type_=_R.schedule_id.type),
+        bindparam("p_status", type_=_R.status.type),
+        bindparam("p_type", type_=_E.type.type),
+        bindparam("p_at", type_=_R.created_at.type),
+    )
+
+
+BOOK_GROUP_IN_ONE_STATEMENT = _book_group_in_one_statement()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -151,6 +152,16 @@ class SqlAlchemyUnitOfWork(RunnerUnitOfWork):
         if booked is None:
             return super().add_reservation_and_commit(reservation)
         return booked
+
+    def add_group_and_commit(self, reservations: Sequence[Reservation]) -> list[bool]:
+        """Book a group; in one statement where the dialect can and nothing else was written."""
+        connection = self._connection
+        if self.retryable and not connection.in_transaction():
+            with translated(self._classify, committing=True):
+                booked = self._rules.book_group_and_commit(connection, list(reservations))
+            if booked is not None:
+                return booked
+        return super().add_group_and_commit(reservations)
 
     def commit(self) -> None:
         """Commit the unit of work's transaction, or release its savepoint in the host's."""

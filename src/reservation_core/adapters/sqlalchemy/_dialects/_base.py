@@ -95,6 +95,25 @@ class DialectRules:
         connection.execute(sql.APPEND_TRANSITION_EVENT, params)
         return True
 
+    def insert_group(self, connection: Connection, group: list[Reservation]) -> None:
+        """Insert a decided group's reservations and events and add its seats.
+
+        The caller holds the schedule's row lock and has checked seats and users.
+        """
+        connection.execute(sql.INSERT_RESERVATION, [sql.reservation_row(r) for r in group])
+        connection.execute(sql.APPEND_EVENT, [sql.event_row(r) for r in group])
+        seats = {"schedule_id": group[0].schedule_id, "quantity": sum(r.quantity for r in group)}
+        connection.execute(sql.ADD_SEATS, seats)
+
+    def book_group_and_commit(
+        self, connection: Connection, group: list[Reservation]
+    ) -> list[bool] | None:
+        """Decide, book and commit a group in one atomic statement, outside any transaction.
+
+        ``None`` where the database cannot: the caller books the group in a transaction.
+        """
+        return None
+
     def book_and_commit(self, connection: Connection, reservation: Reservation) -> bool | None:
         """Book and commit in one atomic statement, outside any transaction.
 

@@ -6,7 +6,8 @@ row as the winner committed it: that is what makes the conditional seat update s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -65,6 +66,15 @@ class PostgreSQLRules(DialectRules):
     def transition(self, connection: Connection, params: dict[str, Any]) -> bool:
         return connection.execute(sql.TRANSITION_WITH_EVENT, params).rowcount == 1
 
+    def book_group_and_commit(
+        self, connection: Connection, group: list[Reservation]
+    ) -> list[bool] | None:
+        """The group's statement in autocommit mode: one round trip books and commits it."""
+        params = sql.group_params(group)
+        with _autocommit(connection):
+            booked = set(connection.execute(sql.BOOK_GROUP_IN_ONE_STATEMENT, params).scalars())
+        return [r.id in booked for r in group]
+
     def book_and_commit(self, connection: Connection, reservation: Reservation) -> bool | None:
         """The booking statement in autocommit mode: it is its own transaction.
 
@@ -74,17 +84,26 @@ class PostgreSQLRules(DialectRules):
         switch autocommit without a round trip; it is switched back before the connection
         is used again, or the connection is discarded.
         """
-        # The DB-API connection: for an asyncio driver, SQLAlchemy's adapter, which
-        # switches autocommit where the driver's own async connection needs an await.
-        driver: Any = connection.connection.dbapi_connection
-        driver.autocommit = True
-        try:
+        with _autocommit(connection):
             return self.book(connection, reservation)
-        finally:
-            try:
-                driver.autocommit = False
-            except Exception:  # noqa: BLE001 - a broken connection: never pool it again
-                connection.invalidate()
+
+
+@contextlib.contextmanager
+def _autocommit(connection: Connection) -> Iterator[None]:
+    """The driver in autocommit mode for the block, then back (or the connection discarded).
+
+    The DB-API connection: for an asyncio driver, SQLAlchemy's adapter, which switches
+    autocommit where the driver's own async connection needs an await.
+    """
+    driver: Any = connection.connection.dbapi_connection
+    driver.autocommit = True
+    try:
+        yield
+    finally:
+        try:
+            driver.autocommit = False
+        except Exception:  # noqa: BLE001 - a broken connection: never pool it again
+            connection.invalidate()
 
 
 class PsycopgRules(PostgreSQLRules):
