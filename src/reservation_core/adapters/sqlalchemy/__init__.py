@@ -15,9 +15,10 @@ Examples:
     >>> service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))  # doctest: +SKIP
 """
 
+from typing import TYPE_CHECKING, Any
+
 from reservation_core.adapters.sqlalchemy._audit import AuditReport, ScheduleDrift, audit
 from reservation_core.adapters.sqlalchemy._dialects import recommended_engine_options
-from reservation_core.adapters.sqlalchemy.async_uow import AsyncSqlAlchemyUnitOfWork
 from reservation_core.adapters.sqlalchemy.tables import (
     event_consumers,
     event_deliveries,
@@ -44,3 +45,26 @@ __all__ = [
     "reservations",
     "schedules",
 ]
+
+if TYPE_CHECKING:
+    from reservation_core.adapters.sqlalchemy.async_uow import AsyncSqlAlchemyUnitOfWork
+
+
+def __getattr__(name: str) -> Any:
+    """``AsyncSqlAlchemyUnitOfWork``, imported on first use.
+
+    It needs SQLAlchemy's asyncio extension, whose greenlet dependency the sync adapter
+    does without (SQLAlchemy 2.1 no longer installs it by default).
+    """
+    if name == "AsyncSqlAlchemyUnitOfWork":
+        try:
+            from reservation_core.adapters.sqlalchemy.async_uow import (  # noqa: PLC0415
+                AsyncSqlAlchemyUnitOfWork,
+            )
+        except ImportError as error:
+            raise ImportError(
+                f"AsyncSqlAlchemyUnitOfWork needs SQLAlchemy's asyncio support ({error}): "
+                'pip install "reservation-core[asyncio]"'
+            ) from error
+        return AsyncSqlAlchemyUnitOfWork
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
