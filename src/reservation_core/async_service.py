@@ -30,8 +30,9 @@ T = TypeVar("T")
 class AsyncReservationService(Wiring):
     """:class:`~reservation_core.ReservationService` for asyncio: every method awaited.
 
-    The same methods, arguments, results, errors and guarantees, and the same options; the
-    use cases are the very same code (docs/architecture.md). Waiting never blocks the
+    The same methods, arguments, results, errors and guarantees, and the same options but
+    ``group_commit`` (each booking is its own transaction); the use cases are the very
+    same code (docs/architecture.md). Waiting never blocks the
     event loop: retry backoff is ``asyncio.sleep``, a booking queued by admission control
     awaits its turn, and the database is awaited through the unit of work. A task
     cancelled mid-call (a client that disconnects) leaves no partial write: what was not
@@ -44,8 +45,13 @@ class AsyncReservationService(Wiring):
             work, for example ``lambda: AsyncSqlAlchemyUnitOfWork(async_engine)`` or, in
             tests, ``lambda: AsyncInMemoryUnitOfWork(store)``. A sync unit of work is
             accepted too and runs in a worker thread (``asyncio.to_thread``).
-        clock, max_attempts, retry_backoff, idempotency_ttl, max_concurrent_per_schedule,
-            hooks: as for :class:`~reservation_core.ReservationService`.
+        clock: as for :class:`~reservation_core.ReservationService`.
+        max_attempts: as for :class:`~reservation_core.ReservationService`.
+        retry_backoff: as for :class:`~reservation_core.ReservationService`.
+        idempotency_ttl: as for :class:`~reservation_core.ReservationService`.
+        max_concurrent_per_schedule: as for :class:`~reservation_core.ReservationService`;
+            a task waiting for its turn awaits it.
+        hooks: as for :class:`~reservation_core.ReservationService`.
 
     Raises:
         TypeError, ValueError: at construction, for an argument of the wrong type or out of
