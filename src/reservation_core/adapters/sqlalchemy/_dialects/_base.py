@@ -169,6 +169,13 @@ def driver_cursor(connection: Connection, statement: str) -> Iterator[Any]:
             connection_invalidated=lost,
             dialect=dialect,
         ) from error
+    except BaseException:
+        # Interrupted mid-booking (a cancelled task, KeyboardInterrupt): the driver's own
+        # transaction may be half done, and SQLAlchemy's Connection knows nothing of it,
+        # so its rollback would not undo it. Never use the connection again: closing it
+        # rolls the transaction back in the server.
+        connection.invalidate()
+        raise
     finally:
         with contextlib.suppress(Exception):
             cursor.close()
