@@ -23,7 +23,7 @@ from reservation_core.domain import (
 from reservation_core.errors import HTTP_STATUS, BusinessException, ErrorCode
 from reservation_core.service import ReservationService
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0"
 
 __all__ = [
     "HTTP_STATUS",

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Iterator
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
 
@@ -84,7 +86,15 @@ def test_public_api() -> None:
     }
     for name in reservation_core.__all__:
         assert hasattr(reservation_core, name)
-    assert reservation_core.__version__ == "0.1.0.dev0"
+
+
+def test_the_version_is_the_changelogs_latest_release() -> None:
+    """``__version__`` and CHANGELOG.md's newest ``## [x.y.z] - date`` section agree."""
+    changelog = (Path(__file__).parents[2] / "CHANGELOG.md").read_text(encoding="utf-8")
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", changelog, re.M)
+    assert releases, "CHANGELOG.md has no released section"
+    assert reservation_core.__version__ == releases[0]
+    assert changelog.index("## [Unreleased]") < changelog.index(f"## [{releases[0]}]")
 
 
 def test_to_dict_is_exactly_code_message_details() -> None:
