@@ -1,4 +1,8 @@
-"""The kit's state machine against the real service, on every backend."""
+"""The kit's state machine against the real service, on every backend.
+
+On an ``async-`` backend the kit is given the ``AsyncReservationService`` itself, and
+awaits it on its own event loop, as a user's test would.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,6 @@ pytestmark = soak_marks()
 def test_service_keeps_the_contract_under_random_sequences(backend: Backend) -> None:
     examples = EXAMPLES.get(backend.name, DATABASE_EXAMPLES)
     run_state_machine_as_test(
-        build_state_machine(backend.service),
+        build_state_machine(backend.kit_service),
         settings=stateful_settings(backend.name, max_examples=examples, steps=30),
     )
