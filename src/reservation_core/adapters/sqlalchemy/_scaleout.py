@@ -29,6 +29,8 @@ from sqlalchemy import Connection
 
 _POOLER_CHECKED = "reservation_core.pooler_checked"
 _GALERA_CHECKED = "reservation_core.galera_checked"
+#: In a connection's ``info``, once checked: whether the server is a Galera node.
+GALERA = "reservation_core.galera"
 
 #: READ (1) + UPDATE and DELETE (2): every statement that decides from existing rows sees
 #: all earlier commits of the cluster. INSERTs need no wait: a unique key taken on another
@@ -83,8 +85,9 @@ def causal_reads_on_galera(connection: Connection) -> Connection:
             "SHOW VARIABLES WHERE Variable_name IN ('wsrep_on', 'wsrep_sync_wait')"
         ).all()
         variables: dict[str, str] = dict(rows)
+        info[GALERA] = variables.get("wsrep_on") == "ON"
         # A host's own non-zero choice stands; plain MariaDB and MySQL say OFF or nothing.
-        if variables.get("wsrep_on") == "ON" and variables.get("wsrep_sync_wait") == "0":
+        if info[GALERA] and variables.get("wsrep_sync_wait") == "0":
             connection.exec_driver_sql(f"SET SESSION wsrep_sync_wait = {GALERA_SYNC_WAIT}")
         connection.rollback()
     info[_GALERA_CHECKED] = True

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, func, insert, literal_column, sele
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
-from reservation_core.adapters.sqlalchemy._scaleout import causal_reads_on_galera
+from reservation_core.adapters.sqlalchemy._scaleout import GALERA, causal_reads_on_galera
 from reservation_core.adapters.sqlalchemy.tables import reservations
 from reservation_core.domain import Reservation
 
@@ -114,10 +114,12 @@ class MySQLRules(DialectRules):
         held. ``None`` (book statement by statement) on a connection made without
         ``CLIENT_MULTI_STATEMENTS`` (see ``recommended_engine_options(dedicated=True)``).
         On an error the server stops at the failing statement and the transaction is
-        rolled back before the error is raised.
+        rolled back before the error is raised. Not on a Galera node, where a write set
+        refused at certification leaves the script's results unreadable (the connection
+        would be discarded and the outcome reported unknown): statement by statement there.
         """
         pooled = connection.connection
-        if not self.multi_statements(pooled.driver_connection):
+        if connection.info.get(GALERA) or not self.multi_statements(pooled.driver_connection):
             return None
         isolated = _configured_isolation(connection) == self.isolation_level
         script, shape = _BOOK_AND_COMMIT[isolated].for_dialect(connection.dialect)
@@ -136,6 +138,21 @@ class MySQLRules(DialectRules):
     def multi_statements(self, driver_connection: Any) -> bool:
         """Whether the connection accepts several statements in one query."""
         return False
+
+    def book_group_and_commit(
+        self, connection: Connection, group: list[Reservation]
+    ) -> list[bool] | None:
+        """On a Galera node, no group: every member is booked alone.
+
+        Each node locks rows for itself and the cluster certifies write sets at commit, so
+        a group conflicts with any booking of its schedule on another node, as a whole,
+        and the suites saw a member told ``DUPLICATE_RESERVATION`` of its own booking.
+        Until that is understood, Galera books one by one (the ``False`` members are
+        booked alone by the service, exactly as without group commit).
+        """
+        if connection.info.get(GALERA):
+            return [False] * len(group)
+        return None
 
 
 class PyMySQLRules(MySQLRules):
