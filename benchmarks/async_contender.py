@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import URL
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from reservation_core import AsyncReservationService, BusinessException
 from reservation_core.adapters.sqlalchemy import (
@@ -63,7 +64,12 @@ async def _drive(
     options: dict[str, Any],
     make_run: Callable[..., R],
 ) -> R:
-    engine_options: dict[str, Any] = {"pool_size": clients, "max_overflow": 0}
+    # A queue pool on SQLite too: SQLAlchemy 2.0 gives aiosqlite file databases NullPool.
+    engine_options: dict[str, Any] = {
+        "pool_size": clients,
+        "max_overflow": 0,
+        "poolclass": AsyncAdaptedQueuePool,
+    }
     if url.get_backend_name() == "sqlite":
         engine_options["connect_args"] = {"timeout": 30}
     engine_options.update(recommended_engine_options(url, dedicated=True))

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import URL, Engine, create_engine, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from reservation_core.testing._blocking import run
 
@@ -99,6 +100,8 @@ def make_async_engine(url: str, **options: Any) -> Iterator[AsyncEngine]:
     options.setdefault("pool_size", 20)
     options.setdefault("max_overflow", 0)
     options.setdefault("pool_timeout", 120)
+    # A queue pool on SQLite too: SQLAlchemy 2.0 gives aiosqlite file databases NullPool.
+    options.setdefault("poolclass", AsyncAdaptedQueuePool)
     engine = create_async_engine(url, **options)
 
     async def check() -> None:

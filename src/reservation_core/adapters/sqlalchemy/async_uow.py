@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from reservation_core.ports import AbstractAsyncUnitOfWork, AbstractUnitOfWork
 
 from ._dialects import rules_for
-from ._errors import UnsupportedDatabaseError, translated
+from ._errors import Classifier, UnsupportedDatabaseError, translated
 from .uow import SqlAlchemyUnitOfWork
 
 __all__ = ["AsyncSqlAlchemyUnitOfWork"]
@@ -76,18 +76,49 @@ class AsyncSqlAlchemyUnitOfWork(AbstractAsyncUnitOfWork):
         """Run ``use_case`` over the sync unit of work, on this one's connection."""
         bind = self._bind
         if isinstance(bind, AsyncEngine):
-            with translated(self._rules.classify, connecting=True):
-                connection = await bind.connect()
+            connection = await _checked_out(bind, self._rules.classify)
             try:
                 return await connection.run_sync(_within, SqlAlchemyUnitOfWork._owning, use_case)
             finally:
-                # Released by the unit of work already, unless the greenlet never ran it;
-                # shielded, so that a second cancellation cannot leak the pool slot.
-                await asyncio.shield(connection.close())
+                # Released by the unit of work already, unless the greenlet never ran it.
+                await _uncancelled(connection.close())
         if isinstance(bind, AsyncConnection):
             return await bind.run_sync(_within, SqlAlchemyUnitOfWork, use_case)
         session = bind() if isinstance(bind, async_scoped_session) else bind
         return await session.run_sync(_within, SqlAlchemyUnitOfWork, use_case)
+
+
+async def _checked_out(engine: AsyncEngine, classify: Classifier) -> AsyncConnection:
+    """A connection from ``engine``'s pool, returned to it if the task is cancelled meanwhile.
+
+    Without the shield, a task cancelled while the pool hands a connection over loses the
+    connection and its pool slot (seen with SQLAlchemy 2.0 and aiomysql).
+    """
+    connection = engine.connect()
+    with translated(classify, connecting=True):
+        await _uncancelled(connection.start(), undo=connection.close)
+    return connection
+
+
+async def _uncancelled(
+    work: Coroutine[Any, Any, Any], undo: Callable[[], Coroutine[Any, Any, Any]] | None = None
+) -> None:
+    """Await ``work`` to its end even if this task is cancelled meanwhile, then re-raise.
+
+    On cancellation ``undo()`` (when given) runs after ``work`` succeeded, before the
+    ``CancelledError`` goes on.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        try:
+            await task
+        except Exception:  # noqa: BLE001 - it failed: nothing to undo
+            raise asyncio.CancelledError from None
+        if undo is not None:
+            await undo()
+        raise
 
 
 def _within(
