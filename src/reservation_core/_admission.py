@@ -32,7 +32,9 @@ class _Turn(Protocol):
     def grant(self) -> None: ...
 
 
-class _ThreadTurn:
+class ThreadTurn:
+    """A thread's wait for a place: :meth:`grant` (from any thread) ends :meth:`wait`."""
+
     __slots__ = ("_lock",)
 
     def __init__(self) -> None:
@@ -90,7 +92,7 @@ class Admission:
     def admitted(self, key: str) -> Iterator[None]:
         """Hold one of ``key``'s places for the duration of the block, waiting for one."""
         if self._enter(key, None) is not None:  # no free place: queue
-            turn = _ThreadTurn()
+            turn = ThreadTurn()
             gate = self._enter(key, turn)
             if gate is not None:  # queued behind others
                 try:

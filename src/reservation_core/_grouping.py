@@ -22,6 +22,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from reservation_core._admission import ThreadTurn
 from reservation_core.domain import Reservation
 from reservation_core.errors import BusinessException
 
@@ -29,7 +30,7 @@ from reservation_core.errors import BusinessException
 class Member:
     """A booking in a group: what it asks for, and what the group made of it."""
 
-    __slots__ = ("_done", "error", "lead", "quantity", "result", "user_id")
+    __slots__ = ("_turn", "error", "lead", "quantity", "result", "user_id")
 
     def __init__(self, user_id: str, quantity: int) -> None:
         self.user_id = user_id
@@ -37,13 +38,19 @@ class Member:
         self.result: Reservation | None = None  # None when done: book it alone
         self.error: BaseException | None = None
         self.lead = False
-        self._done = threading.Event()
+        self._turn: ThreadTurn | None = None  # made when it queues: a leader never waits
+
+    def queue(self) -> None:
+        """Get ready to wait: from now on :meth:`wake` may come before :meth:`wait`."""
+        self._turn = ThreadTurn()
 
     def wake(self) -> None:
-        self._done.set()
+        assert self._turn is not None  # noqa: S101 - only a queued member is woken
+        self._turn.grant()
 
     def wait(self) -> None:
-        self._done.wait()
+        assert self._turn is not None  # noqa: S101 - only a queued member waits
+        self._turn.wait()
 
 
 class GroupCommit:
@@ -73,6 +80,7 @@ class GroupCommit:
                 self._queues[schedule_id] = deque()
                 member.lead = True
             else:
+                member.queue()
                 queue.append(member)
         if not member.lead:
             member.wait()
