@@ -1,12 +1,14 @@
-"""Group commit for hot schedules: one transaction books the bookings waiting on a schedule.
+"""Group commit: one transaction books the plain bookings waiting in a process.
 
-Flat combining (private). Each plain booking (no idempotency key, not a hold) joins its
-schedule's queue. The first to arrive leads: it takes the queue as it is (itself first, the
-others in arrival order, up to ``max_group``), books them in one transaction under one lock
-of the schedule's row, hands each member its result, then passes the lead to the oldest
-booking that arrived meanwhile, which does the same with its own group. Bookings arriving
-while a group commits wait for the next group instead of for the row lock, so one durable
-commit books a whole group.
+Flat combining (private). Each plain booking (no idempotency key, not a hold) joins one
+queue, whatever its schedule. The first to arrive leads: it takes the queue as it is
+(itself first, the others in arrival order, up to ``max_group``), books them in one
+transaction, under one lock of each schedule's row (taken in the order of the schedules'
+ids, as every group takes them, so groups never deadlock one another), hands each member
+its result, then passes the lead to the oldest booking that arrived meanwhile, which does
+the same with its own group. Bookings arriving while a group commits wait for the next
+group instead of for a row lock or a connection, so one durable commit books a whole group:
+a crowd on one hot schedule, or bookings spread over many.
 
 A leader alone books the plain way (on PostgreSQL a single statement), still leading, so
 that the bookings arriving meanwhile form the next group. A member the group could not
@@ -30,9 +32,10 @@ from reservation_core.errors import BusinessException
 class Member:
     """A booking in a group: what it asks for, and what the group made of it."""
 
-    __slots__ = ("_turn", "error", "lead", "quantity", "result", "user_id")
+    __slots__ = ("_turn", "error", "lead", "quantity", "result", "schedule_id", "user_id")
 
-    def __init__(self, user_id: str, quantity: int) -> None:
+    def __init__(self, schedule_id: str, user_id: str, quantity: int) -> None:
+        self.schedule_id = schedule_id
         self.user_id = user_id
         self.quantity = quantity
         self.result: Reservation | None = None  # None when done: book it alone
@@ -54,17 +57,21 @@ class Member:
 
 
 class GroupCommit:
-    """One queue of waiting bookings per schedule, served a group at a time."""
+    """One queue of waiting bookings, served a group at a time."""
 
     def __init__(self, max_group: int = 100, max_rounds: int = 8) -> None:
         self._max_group = max_group
         self._max_rounds = max_rounds
         self._lock = threading.Lock()
-        self._queues: dict[str, deque[Member]] = {}
+        self._queue: deque[Member] = deque()
+        self._leading = False
+
+    def queued(self) -> int:
+        """How many bookings wait for a group (for tests)."""
+        return len(self._queue)
 
     def book(
         self,
-        schedule_id: str,
         member: Member,
         alone: Callable[[], Reservation],
         together: Callable[[list[Member]], list[Reservation | None]],
@@ -75,24 +82,21 @@ class GroupCommit:
         one transaction, ``None`` for each member it did not book.
         """
         with self._lock:
-            queue = self._queues.get(schedule_id)
-            if queue is None:  # nobody leads: lead
-                self._queues[schedule_id] = deque()
-                member.lead = True
+            if not self._leading:  # nobody leads: lead
+                self._leading = member.lead = True
             else:
                 member.queue()
-                queue.append(member)
+                self._queue.append(member)
         if not member.lead:
             member.wait()
         if member.lead:
-            self._lead(schedule_id, member, alone, together)
+            self._lead(member, alone, together)
         if member.error is not None:
             raise member.error
         return member.result
 
     def _lead(
         self,
-        schedule_id: str,
         leader: Member,
         alone: Callable[[], Reservation],
         together: Callable[[list[Member]], list[Reservation | None]],
@@ -103,8 +107,8 @@ class GroupCommit:
         waits for the GIL) between groups; after ``max_rounds`` the lead passes on anyway,
         so that the leader's own caller gets its answer.
         """
+        queue = self._queue
         with self._lock:
-            queue = self._queues[schedule_id]
             group = [leader, *self._take(queue, self._max_group - 1)]
         rounds = 1
         while True:
@@ -120,7 +124,7 @@ class GroupCommit:
                         successor = queue.popleft()
                     else:
                         successor = None
-                        del self._queues[schedule_id]
+                        self._leading = False
                 for member in group:
                     if member is not leader:
                         member.wake()

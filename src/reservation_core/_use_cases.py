@@ -477,10 +477,11 @@ class UseCases:
         return result
 
     def book_group(
-        self, schedule_id: str, members: list[tuple[str, int]]
+        self, members: list[tuple[str, str, int]]
     ) -> Callable[[AbstractUnitOfWork], list[Reservation | None]]:
-        """A use case booking ``members`` (``(user_id, quantity)``, arrival order) together.
+        """A use case booking ``members`` together, on one schedule or several.
 
+        ``members`` are ``(schedule_id, user_id, quantity)``, in arrival order.
         Its result has each member's reservation, or ``None`` for one the group did not
         book (too few seats, or an active reservation of the user): that one is booked
         alone, through the plain use case, which refuses it or books it exactly as if it
@@ -499,7 +500,7 @@ class UseCases:
                     created_at=now,
                     updated_at=now,
                 )
-                for user_id, quantity in members
+                for schedule_id, user_id, quantity in members
             ]
             booked = uow.add_group_and_commit(group)
             return [r if ok else None for r, ok in zip(group, booked, strict=True)]

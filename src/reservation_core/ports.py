@@ -259,16 +259,20 @@ class AbstractUnitOfWork(abc.ABC):
         return booked
 
     def add_group_and_commit(self, reservations: Sequence[Reservation]) -> list[bool]:
-        """Book ``reservations``, all on one schedule, in arrival order; commit; which were.
+        """Book ``reservations``, on one schedule or several, in arrival order; commit; which were.
 
         Each is booked as :meth:`ReservationRepository.add` would book it alone, in list
         order, in this one transaction: ``False`` for one that finds too few seats left or
-        whose user already has an active reservation on the schedule (or earlier in the
-        list), which changes nothing (the service then books it alone). Commits when any
-        was booked. The default books them one by one with ``add``; an adapter whose
-        database aborts the transaction on a unique violation overrides it (the SQLAlchemy
-        adapter reads the schedule's row and active users once, under the row lock, and
-        inserts the group together).
+        whose user already has an active reservation on its schedule (or earlier in the
+        list), which changes nothing (the service then books it alone); ``False`` too for
+        one whose schedule does not exist, and an adapter may leave out (``False``) any
+        member after one on its schedule that did not fit, as the service books every
+        member left out alone. Commits when any was booked. The default books
+        them one by one with ``add``; an adapter whose database aborts the transaction on
+        a unique violation overrides it (the SQLAlchemy adapter locks the schedules' rows
+        in the order of their ids, reads their active users among the group's once, and
+        inserts the group together). An adapter that locks rows must lock them in one
+        order, the same for every group, or two groups may deadlock.
         """
         booked: list[bool] = []
         for reservation in reservations:

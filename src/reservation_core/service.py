@@ -52,11 +52,11 @@ class ReservationService(Wiring):
             (see docs/performance.md). ``None`` lets every call through. Per service
             instance: share one instance among a process's threads, as intended.
         group_commit: whether ``create_reservation`` calls without an idempotency key that
-            wait on the same schedule, in this service instance, are booked together: one
-            of them books the group in one transaction, under one lock of the schedule's
-            row and one commit, each caller getting its own result exactly as if it had
-            come alone (in arrival order; a booking the group cannot take is booked by
-            itself). Never inside the host's transaction. ``False`` books each call in a
+            wait at the same time, in this service instance, are booked together: one of
+            them books the group in one transaction and one commit, under one lock of each
+            schedule's row, each caller getting its own result exactly as if it had come
+            alone (in arrival order; a booking the group cannot take is booked by itself).
+            Never inside the host's transaction. ``False`` books each call in a
             transaction of its own.
         hooks: :class:`~reservation_core.instrumentation.Hooks` told of every call, retry
             and outcome (metrics, traces; see docs/operations.md), one or a sequence.
@@ -382,18 +382,13 @@ class ReservationService(Wiring):
         if not self._own_units:
             return self._run_alone(step)
         booked = groups.book(
-            booking,
-            Member(*step.member),
-            lambda: self._run_alone(step),
-            lambda group: self._run_group(booking, group),
+            Member(booking, *step.member), lambda: self._run_alone(step), self._run_group
         )
         return booked if booked is not None else self._run_alone(step)
 
-    def _run_group(self, schedule_id: str, group: list[Member]) -> list[Reservation | None]:
-        members = [(member.user_id, member.quantity) for member in group]
-        return run_in_unit_of_work(
-            self._new_unit, self._cases.book_group(schedule_id, members), self._retry
-        )
+    def _run_group(self, group: list[Member]) -> list[Reservation | None]:
+        members = [(member.schedule_id, member.user_id, member.quantity) for member in group]
+        return run_in_unit_of_work(self._new_unit, self._cases.book_group(members), self._retry)
 
     def _new_unit(self) -> AbstractUnitOfWork:
         """A unit of work from the factory, noting whether it is one of its own."""

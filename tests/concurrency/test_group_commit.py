@@ -1,4 +1,4 @@
-"""Group commit: bookings waiting on one schedule share one transaction, exactly.
+"""Group commit: the bookings waiting in a process share one transaction, exactly.
 
 A spy unit of work holds the first booking (the leader, booking alone) until every other
 thread has queued behind it, so the next group is as large as the crowd: what follows is
@@ -55,16 +55,13 @@ class Spy:
         return self._inner.add_group_and_commit(reservations)
 
 
-def _queued(service: ReservationService, schedule_id: str) -> int:
+def _queued(service: ReservationService) -> int:
     groups = service._groups
     assert groups is not None
-    queue = groups._queues.get(schedule_id)
-    return 0 if queue is None else len(queue)
+    return groups.queued()
 
 
-def _held_service(
-    backend: Backend, schedule_id: str, sizes: list[int], armed: threading.Event
-) -> ReservationService:
+def _held_service(backend: Backend, sizes: list[int], armed: threading.Event) -> ReservationService:
     lock = threading.Lock()
     service: ReservationService
 
@@ -74,7 +71,7 @@ def _held_service(
                 return
             armed.clear()  # the first lone booking after arming holds, no other
         deadline = time.monotonic() + 60
-        while _queued(service, schedule_id) < CROWD - 1:  # everybody queued behind us
+        while _queued(service) < CROWD - 1:  # everybody queued behind us
             assert time.monotonic() < deadline, "the crowd never queued"
             time.sleep(0.001)
 
@@ -86,46 +83,56 @@ def _held_service(
     return service
 
 
+@pytest.mark.parametrize("spread", [1, 4], ids=["one-schedule", "four-schedules"])
 def test_a_crowd_is_booked_in_one_group_exactly_as_one_by_one(
-    backend: Backend, new_id: Callable[[str], str]
+    backend: Backend, new_id: Callable[[str], str], spread: int
 ) -> None:
-    sid = new_id("group")
+    sids = [new_id(f"group{n}") for n in range(spread)]
+    seats = 25 // spread + 1  # one schedule: 26 seats; four: 7 each
     sizes: list[int] = []
     armed = threading.Event()
-    service = _held_service(backend, sid, sizes, armed)
-    service.create_schedule(sid, 25)
-    warm_up = service.create_reservation(sid, "warm-up")  # its units are its own, it learns
+    service = _held_service(backend, sizes, armed)
+    for sid in sids:
+        service.create_schedule(sid, seats)
+    warm_up = service.create_reservation(sids[0], "warm-up")  # its units are its own, it learns
     service.cancel_reservation(warm_up.id)
     armed.set()
-    # 60 requests for 25 seats: quantities 1 and 2, and 10 users who ask twice.
-    asks = [(f"user-{n % 50}", 1 + n % 2) for n in range(CROWD)]
+    # 60 requests: quantities 1 and 2, 10 users who ask twice (the same schedule, or with
+    # four schedules the same one for some and another for the rest), the schedules
+    # interleaved in arrival order.
+    asks = [(sids[n * 7 % 11 % spread], f"user-{n % 50}", 1 + n % 2) for n in range(CROWD)]
     results = race(
-        [lambda u=u, q=q: service.create_reservation(sid, u, quantity=q) for u, q in asks]
+        [lambda s=s, u=u, q=q: service.create_reservation(s, u, quantity=q) for s, u, q in asks]
     )
 
     assert max(sizes) == CROWD - 1  # all but the leader, in one transaction
     booked = [r for r in results if not isinstance(r, BusinessException)]
-    refused = [r for r in results if isinstance(r, BusinessException)]
-    assert Counter(r.user_id for r in booked).most_common(1)[0][1] == 1  # one per user
-    assert sum(r.quantity for r in booked) <= 25
-    assert 25 - sum(r.quantity for r in booked) < 2 or not any(
-        e.code == "CAPACITY_EXCEEDED" for e in refused
-    )
-    for error in refused:
+    refused = [
+        (ask, r) for ask, r in zip(asks, results, strict=True) if isinstance(r, BusinessException)
+    ]
+    # One active reservation per user and schedule.
+    assert Counter((r.schedule_id, r.user_id) for r in booked).most_common(1)[0][1] == 1
+    for sid in sids:
+        mine = [r for r in booked if r.schedule_id == sid]
+        assert sum(r.quantity for r in mine) <= seats
+        tally = backend.tally(sid)
+        assert tally.consistent
+        assert tally.reserved == sum(r.quantity for r in mine)
+        assert tally.confirmed_count == len(mine)
+    for (sid, user, _), error in refused:
         if error.code == "DUPLICATE_RESERVATION":
-            assert error.details["reservation_id"] in {r.id for r in booked}
-        else:
+            mine = {r.id for r in booked if (r.schedule_id, r.user_id) == (sid, user)}
+            assert error.details["reservation_id"] in mine
+        else:  # refused only when its schedule had too few seats left, as one by one
             assert error.code == "CAPACITY_EXCEEDED", error
             assert error.details["remaining"] < error.details["requested"]
-    tally = backend.tally(sid)
-    assert tally.consistent
-    assert tally.reserved == sum(r.quantity for r in booked)
-    assert tally.confirmed_count == len(booked)
+            left = seats - sum(r.quantity for r in booked if r.schedule_id == sid)
+            assert left < 2
     # One event per booking, each the booking as it was made (the warm-up's two besides).
-    claimed = service.claim_events(f"check-{sid}", limit=10_000)
-    mine = [e for e in claimed if e.schedule_id == sid and e.user_id != "warm-up"]
-    assert sorted((e.reservation_id, e.quantity, e.type) for e in mine) == sorted(
-        (r.id, r.quantity, "reservation.confirmed") for r in booked
+    claimed = service.claim_events(f"check-{sids[0]}", limit=10_000)
+    mine_events = [e for e in claimed if e.schedule_id in sids and e.user_id != "warm-up"]
+    assert sorted((e.reservation_id, e.schedule_id, e.quantity, e.type) for e in mine_events) == (
+        sorted((r.id, r.schedule_id, r.quantity, "reservation.confirmed") for r in booked)
     )
 
 

@@ -69,31 +69,25 @@ class SqlReservations(_Repository):
         return booked[0]
 
     def add_group(self, group: list[Reservation]) -> list[bool]:
-        """Book a group on one schedule under one lock of its row: which were booked.
+        """Book a group under one lock of each of its schedules' rows: which were booked.
 
-        The schedule's row is locked first (lock order), then its active users among the
-        group's are read: under the row lock nobody else can add one. The group is then
-        decided in Python, in list order, and its rows inserted together.
+        The schedules' rows are locked first, in the order of their ids (every group takes
+        them in that one order), then their active users among the group's are read: under
+        the row locks nobody else can add one. The group is then decided in Python, in
+        list order, and its rows inserted together.
         """
         run = self._runner.execute
-        schedule_id = group[0].schedule_id
-        row = run(sql.SCHEDULE_FOR_UPDATE, {"schedule_id": schedule_id}).first()
-        if row is None:
+        schedule_ids = sorted({r.schedule_id for r in group})
+        rows = run(sql.SCHEDULES_FOR_UPDATE, {"schedule_ids": schedule_ids})
+        left = {row.id: row.capacity - row.reserved for row in rows}
+        if not left:
             return [False] * len(group)
-        users = sorted({r.user_id for r in group})
-        params = {"schedule_id": schedule_id, "user_ids": users}
-        taken = set(run(sql.ACTIVE_USERS, params).scalars())
-        left = row.capacity - row.reserved
-        booked: list[bool] = []
-        for reservation in group:
-            fits = reservation.user_id not in taken and reservation.quantity <= left
-            if fits:
-                left -= reservation.quantity
-                taken.add(reservation.user_id)
-            booked.append(fits)
+        params = {"schedule_ids": list(left), "user_ids": sorted({r.user_id for r in group})}
+        taken = {(row.schedule_id, row.active_user_id) for row in run(sql.ACTIVE_USERS, params)}
+        booked = sql.decide_group(group, left, taken)
         chosen = [r for r, fits in zip(group, booked, strict=True) if fits]
         if chosen:
-            # A unique violation here (the row lock rules it out) would be a TransientConflict
+            # A unique violation here (the row locks rule it out) would be a TransientConflict
             # like any other: the whole group is retried.
             self._runner.insert_group(chosen)
         return booked

@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -451,30 +452,73 @@ class DriverSQL:
         return found
 
 
-# -- group commit: one schedule row lock for a group of bookings ----------------------------
+# -- group commit: one lock of each schedule's row for a group of bookings ------------------
 
-SCHEDULE_FOR_UPDATE = (
-    select(_S.capacity, _S.reserved).where(_S.id == bindparam("schedule_id")).with_for_update()
+#: The group's schedules, locked in the order of their ids: every group takes its locks in
+#: that one order, so two groups never wait for each other in a cycle.
+SCHEDULES_FOR_UPDATE = (
+    select(_S.id, _S.capacity, _S.reserved)
+    .where(_S.id.in_(bindparam("schedule_ids", expanding=True)))
+    .order_by(_S.id)
+    .with_for_update()
 )
-ACTIVE_USERS = select(_R.active_user_id).where(
-    _R.schedule_id == bindparam("schedule_id"),
+#: The active reservations of the group's users on its schedules (a superset of the pairs
+#: asked about: each user on each schedule; the caller keeps the pairs it asked about).
+ACTIVE_USERS = select(_R.schedule_id, _R.active_user_id).where(
+    _R.schedule_id.in_(bindparam("schedule_ids", expanding=True)),
     _R.active_user_id.in_(bindparam("user_ids", expanding=True)),
 )
-ADD_SEATS = (
+#: Each schedule's seats grow by its group members' quantities, read back from the rows
+#: just inserted: one statement for the whole group, whatever the number of schedules.
+ADD_GROUP_SEATS = (
     update(schedules)
-    .where(_S.id == bindparam("schedule_id"))
-    .values(reserved=_S.reserved + bindparam("quantity"))
+    .where(_S.id.in_(bindparam("schedule_ids", expanding=True)))
+    .values(
+        reserved=_S.reserved
+        + select(func.coalesce(func.sum(_R.quantity), 0))
+        .where(_R.schedule_id == _S.id, _R.id.in_(bindparam("reservation_ids", expanding=True)))
+        .scalar_subquery()
+    )
 )
+
+
+def group_seats_params(group: Sequence[Reservation]) -> dict[str, Any]:
+    """The parameters of :data:`ADD_GROUP_SEATS` for a decided group."""
+    return {
+        "schedule_ids": sorted({r.schedule_id for r in group}),
+        "reservation_ids": [r.id for r in group],
+    }
+
+
+def decide_group(
+    group: Sequence[Reservation], free: dict[str, int], taken: set[tuple[str, str]]
+) -> list[bool]:
+    """Which of a group's members are booked, as one by one in list order would book them.
+
+    ``free`` holds each locked schedule's seats left (a schedule missing from it does not
+    exist), ``taken`` the ``(schedule_id, user_id)`` pairs already active; both are updated
+    with the members booked.
+    """
+    booked: list[bool] = []
+    for reservation in group:
+        slot = (reservation.schedule_id, reservation.user_id)
+        seats = free.get(reservation.schedule_id, -1)
+        fits = slot not in taken and 0 <= reservation.quantity <= seats
+        if fits:
+            free[reservation.schedule_id] = seats - reservation.quantity
+            taken.add(slot)
+        booked.append(fits)
+    return booked
 
 
 def group_params(group: Sequence[Reservation]) -> dict[str, Any]:
-    """The parameters of :data:`BOOK_GROUP_IN_ONE_STATEMENT`: one schedule, one instant."""
+    """The parameters of :data:`BOOK_GROUP_IN_ONE_STATEMENT`: one instant for the group."""
     first = group[0]
     return {
         "p_ids": [r.id for r in group],
+        "p_schedule_ids": [r.schedule_id for r in group],
         "p_user_ids": [r.user_id for r in group],
         "p_quantities": [r.quantity for r in group],
-        "p_schedule_id": first.schedule_id,
         "p_status": str(first.status),
         "p_type": event_type(first.status),
         "p_at": first.created_at,
@@ -484,63 +528,67 @@ def group_params(group: Sequence[Reservation]) -> dict[str, Any]:
 def _book_group_in_one_statement() -> TextClause:
     """A whole group decided, booked and counted in one autocommit statement (PostgreSQL).
 
-    The schedule's row is locked (``FOR UPDATE`` re-reads it as last committed); each
-    user's first request in the group, unless the user is already active there, is taken
-    in arrival order while the running total of seats fits. The statement returns the ids
-    it booked: a member it did not book is booked alone afterwards, exactly as if it had
-    come by itself (so a member it skips for want of seats, however small, is no loss). A
-    user made active by a transaction that committed while this one waited for the lock
-    is caught by the unique index: the statement fails and is retried whole.
+    The group's schedules' rows are locked in the order of their ids (``FOR UPDATE``
+    re-reads each as last committed); on each schedule, each user's first request in the
+    group, unless the user is already active there, is taken in arrival order while the
+    schedule's running total of seats fits. The statement returns the ids it booked: a
+    member it did not book is booked alone afterwards, exactly as if it had come by itself
+    (so a member it skips for want of seats, however small, is no loss). A user made
+    active by a transaction that committed while this one waited for a lock is caught by
+    the unique index: the statement fails and is retried whole.
     """
     r, e, s = reservations, events, schedules
     sql = f"""
 WITH members AS (
-    SELECT m.id, m.user_id, m.quantity, m.ord
+    SELECT m.id, m.schedule_id, m.user_id, m.quantity, m.ord
     FROM unnest(
-        CAST(:p_ids AS text[]), CAST(:p_user_ids AS text[]), CAST(:p_quantities AS int[])
+        CAST(:p_ids AS text[]), CAST(:p_schedule_ids AS text[]),
+        CAST(:p_user_ids AS text[]), CAST(:p_quantities AS int[])
     ) WITH ORDINALITY
-        AS m(id, user_id, quantity, ord)
+        AS m(id, schedule_id, user_id, quantity, ord)
 ), free AS (
-    SELECT {s.c.capacity.name} - {s.c.reserved.name} AS seats FROM {s.name}
-    WHERE {s.c.id.name} = :p_schedule_id FOR UPDATE
+    SELECT {s.c.id.name} AS schedule_id, {s.c.capacity.name} - {s.c.reserved.name} AS seats
+    FROM {s.name} WHERE {s.c.id.name} = ANY(CAST(:p_schedule_ids AS text[]))
+    ORDER BY {s.c.id.name} FOR UPDATE
 ), firsts AS (
     -- LATERAL ... LIMIT 1: one probe of the (schedule_id, active_user_id) index per
-    -- member, never a scan of the schedule's reservations, however many it has.
-    SELECT m.*, row_number() OVER (PARTITION BY m.user_id ORDER BY m.ord) AS nth
+    -- member, never a scan of a schedule's reservations, however many it has.
+    SELECT m.*, row_number() OVER (PARTITION BY m.schedule_id, m.user_id ORDER BY m.ord) AS nth
     FROM members m LEFT JOIN LATERAL (
         SELECT 1 AS found FROM {r.name} a
-        WHERE a.{r.c.schedule_id.name} = :p_schedule_id
+        WHERE a.{r.c.schedule_id.name} = m.schedule_id
           AND a.{r.c.active_user_id.name} = m.user_id
         LIMIT 1
     ) active ON true
     WHERE active.found IS NULL
 ), running AS (
-    SELECT f.id, f.user_id, f.quantity, f.ord,
-           sum(f.quantity) OVER (ORDER BY f.ord) AS upto
+    SELECT f.id, f.schedule_id, f.user_id, f.quantity, f.ord,
+           sum(f.quantity) OVER (PARTITION BY f.schedule_id ORDER BY f.ord) AS upto
     FROM firsts f WHERE f.nth = 1
 ), chosen AS (
-    SELECT g.* FROM running g, free WHERE g.upto <= free.seats
+    SELECT g.* FROM running g JOIN free ON free.schedule_id = g.schedule_id
+    WHERE g.upto <= free.seats
 ), booked AS (
     INSERT INTO {r.name} ({", ".join(RESERVATION_KEYS)})
-    SELECT c.id, :p_schedule_id, c.user_id, c.quantity, :p_status, :p_at, :p_at, NULL
+    SELECT c.id, c.schedule_id, c.user_id, c.quantity, :p_status, :p_at, :p_at, NULL
     FROM chosen c ORDER BY c.ord
     RETURNING {r.c.id.name}
 ), appended AS (
     INSERT INTO {e.name} ({", ".join(EVENT_KEYS)})
-    SELECT :p_type, c.id, :p_schedule_id, c.user_id, c.quantity, :p_status, :p_at
+    SELECT :p_type, c.id, c.schedule_id, c.user_id, c.quantity, :p_status, :p_at
     FROM chosen c JOIN booked b ON b.id = c.id ORDER BY c.ord
 ), taken AS (
-    UPDATE {s.name} SET {s.c.reserved.name} = {s.c.reserved.name}
-        + (SELECT coalesce(sum(c.quantity), 0) FROM chosen c)
-    WHERE {s.c.id.name} = :p_schedule_id AND EXISTS (SELECT 1 FROM chosen)
+    UPDATE {s.name} SET {s.c.reserved.name} = {s.c.reserved.name} + t.seats
+    FROM (SELECT c.schedule_id, sum(c.quantity) AS seats FROM chosen c GROUP BY c.schedule_id) t
+    WHERE {s.name}.{s.c.id.name} = t.schedule_id
 )
 SELECT id FROM booked
 """  # noqa: S608 - only the library's own table and column names are interpolated
     return text(sql).bindparams(
         bindparam("p_ids", type_=ARRAY(String)),
+        bindparam("p_schedule_ids", type_=ARRAY(String)),
         bindparam("p_user_ids", type_=ARRAY(String)),
         bindparam("p_quantities", type_=ARRAY(Integer)),
-        bindparam("p_schedule_id", type_=_R.schedule_id.type),
         bindparam("p_status", type_=_R.status.type),
         bindparam("p_type", type_=_E.type.type),
         bindparam("p_at", type_=_R.created_at.type),

@@ -96,14 +96,13 @@ class DialectRules:
         return True
 
     def insert_group(self, connection: Connection, group: list[Reservation]) -> None:
-        """Insert a decided group's reservations and events and add its seats.
+        """Insert a decided group's reservations and events and add their seats.
 
-        The caller holds the schedule's row lock and has checked seats and users.
+        The caller holds the schedules' row locks and has checked seats and users.
         """
         connection.execute(sql.INSERT_RESERVATION, [sql.reservation_row(r) for r in group])
         connection.execute(sql.APPEND_EVENT, [sql.event_row(r) for r in group])
-        seats = {"schedule_id": group[0].schedule_id, "quantity": sum(r.quantity for r in group)}
-        connection.execute(sql.ADD_SEATS, seats)
+        connection.execute(sql.ADD_GROUP_SEATS, sql.group_seats_params(group))
 
     def book_group_and_commit(
         self, connection: Connection, group: list[Reservation]
