@@ -9,14 +9,22 @@ is exactly what the statement-by-statement booking leaves, errors included.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from reservation_core import BusinessException, ErrorCode, ReservationService
+from reservation_core import (
+    BusinessException,
+    ErrorCode,
+    Reservation,
+    ReservationService,
+    ReservationStatus,
+)
 from reservation_core.adapters.sqlalchemy import (
     SqlAlchemyUnitOfWork,
     events,
@@ -172,3 +180,77 @@ def test_a_lost_connection_is_an_unknown_outcome_and_never_pooled_again(
     tally = sql_backend("t", lean).tally(schedule)
     assert (tally.reserved, tally.consistent) == (1, True)
     lean.dispose()
+
+
+def _group(*asks: tuple[str, str, int]) -> list[Reservation]:
+    """Confirmed reservations, one per ``(schedule_id, user_id, quantity)``, made now."""
+    now = datetime.now(UTC)
+    made = {"status": ReservationStatus.CONFIRMED, "created_at": now, "updated_at": now}
+    return [
+        Reservation(str(uuid.uuid4()), schedule, user, quantity, **made)  # type: ignore[arg-type]
+        for schedule, user, quantity in asks
+    ]
+
+
+def test_a_group_over_several_schedules_is_decided_as_one_by_one(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    """The group's own path (on MariaDB two scripts), every rule at once, exactly."""
+    a, b = service.create_schedule(new_id("a"), 3).id, service.create_schedule(new_id("b"), 2).id
+    service.create_reservation(b, "cat")
+    group = _group(
+        (b, "ann", 1),  # fits: b has 1 left
+        (a, "ann", 2),  # fits: another schedule, the same user
+        (a, "ann", 1),  # the user's second on a: refused
+        (b, "cat", 1),  # active on b already: refused
+        (a, "dan", 1),  # fits, the last seat of a
+        (a, "bob", 2),  # a is full: refused
+        (new_id("missing"), "eve", 1),  # no such schedule: refused
+        (b, "fay", 1),  # b is full now: refused
+    )
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        booked = uow.add_group_and_commit(group)
+    assert booked == [True, True, False, False, True, False, False, False]
+    for schedule, reserved in ((a, 3), (b, 2)):
+        tally = sql_backend("t", engine).tally(schedule)
+        assert (tally.reserved, tally.consistent) == (reserved, True)
+    stored = [service.get_reservation(r.id) for r, ok in zip(group, booked, strict=True) if ok]
+    assert [(r.schedule_id, r.user_id, r.quantity) for r in stored] == [
+        (b, "ann", 1),
+        (a, "ann", 2),
+        (a, "dan", 1),
+    ]
+    with engine.connect() as connection:
+        logged = connection.execute(
+            select(events.c.reservation_id)
+            .where(events.c.reservation_id.in_([r.id for r in stored]))
+            .order_by(events.c.id)
+        ).scalars()
+        assert list(logged) == [r.id for r in stored]  # one each, in arrival order
+    assert not any(_open_transactions(engine))
+
+
+def test_a_group_that_books_nobody_leaves_nothing_open(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    a = service.create_schedule(new_id("a"), 1).id
+    service.create_reservation(a, "ann")
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.add_group_and_commit(_group((a, "ann", 1), (a, "bob", 1))) == [False, False]
+    assert sql_backend("t", engine).tally(a).reserved == 1
+    assert not any(_open_transactions(engine))
+    service.create_reservation(service.create_schedule(new_id("b"), 1).id, "bob")  # unlocked
+
+
+def test_racing_bookings_over_schedules_never_oversell(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    schedules = [service.create_schedule(new_id(f"s{n}"), 4).id for n in range(3)]
+    results = race(
+        [lambda i=i: service.create_reservation(schedules[i % 3], f"u{i % 20}") for i in range(30)]
+    )
+    assert outcomes(results) == {"ok": 12, "CAPACITY_EXCEEDED": 18}
+    for schedule in schedules:
+        tally = sql_backend("t", engine).tally(schedule)
+        assert (tally.reserved, tally.confirmed_count, tally.consistent) == (4, 4, True)
+    assert not any(_open_transactions(engine))

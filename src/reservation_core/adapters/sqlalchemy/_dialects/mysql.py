@@ -22,6 +22,7 @@ from reservation_core.adapters.sqlalchemy.tables import reservations
 from reservation_core.domain import Reservation
 
 from ._base import DialectRules, driver_booking, driver_cursor, driver_instant
+from ._mysql_group import SINCE, book_group_in_one_script
 
 _READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 #: ``CLIENT_MULTI_STATEMENTS``: the connection accepts several statements in one query.
@@ -142,17 +143,30 @@ class MySQLRules(DialectRules):
     def book_group_and_commit(
         self, connection: Connection, group: list[Reservation]
     ) -> list[bool] | None:
-        """On a Galera node, no group: every member is booked alone.
+        """One script on a MariaDB connection that takes one; on a Galera node, no group.
 
-        Each node locks rows for itself and the cluster certifies write sets at commit, so
-        a group conflicts with any booking of its schedule on another node, as a whole,
+        See ``_mysql_group``: one round trip decides, books and commits the group.
+        Elsewhere (MySQL, MariaDB before 10.6, a connection made without
+        ``CLIENT_MULTI_STATEMENTS``) ``None``: the caller books the group statement by
+        statement.
+
+        On Galera, each node locks rows for itself and the cluster certifies write sets at
+        commit, so a group conflicts with any booking of its schedule on another node, as a whole,
         and the suites saw a member told ``DUPLICATE_RESERVATION`` of its own booking.
         Until that is understood, Galera books one by one (the ``False`` members are
         booked alone by the service, exactly as without group commit).
         """
         if connection.info.get(GALERA):
             return [False] * len(group)
-        return None
+        dialect = connection.dialect
+        if (
+            not getattr(dialect, "is_mariadb", False)
+            or (dialect.server_version_info or ()) < SINCE
+            or not self.multi_statements(connection.connection.driver_connection)
+        ):
+            return None
+        isolated = _configured_isolation(connection) == self.isolation_level
+        return book_group_in_one_script(connection, group, isolated)
 
 
 class PyMySQLRules(MySQLRules):
