@@ -19,8 +19,8 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     delete,
-    func,
     insert,
     or_,
     select,
@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import Select
 
@@ -468,26 +468,31 @@ ACTIVE_USERS = select(_R.schedule_id, _R.active_user_id).where(
     _R.schedule_id.in_(bindparam("schedule_ids", expanding=True)),
     _R.active_user_id.in_(bindparam("user_ids", expanding=True)),
 )
-#: Each schedule's seats grow by its group members' quantities, read back from the rows
-#: just inserted: one statement for the whole group, whatever the number of schedules.
-ADD_GROUP_SEATS = (
-    update(schedules)
-    .where(_S.id.in_(bindparam("schedule_ids", expanding=True)))
-    .values(
-        reserved=_S.reserved
-        + select(func.coalesce(func.sum(_R.quantity), 0))
-        .where(_R.schedule_id == _S.id, _R.id.in_(bindparam("reservation_ids", expanding=True)))
-        .scalar_subquery()
-    )
-)
 
 
-def group_seats_params(group: Sequence[Reservation]) -> dict[str, Any]:
-    """The parameters of :data:`ADD_GROUP_SEATS` for a decided group."""
-    return {
-        "schedule_ids": sorted({r.schedule_id for r in group}),
-        "reservation_ids": [r.id for r in group],
-    }
+@functools.lru_cache(maxsize=128)
+def add_group_seats(count: int) -> Update:
+    """Seats added to ``count`` schedules in one statement (see :func:`group_seats`).
+
+    Built once per number of schedules, so SQLAlchemy's compiled cache serves it.
+    """
+    ids = [bindparam(f"s{n}", type_=_S.id.type) for n in range(count)]
+    seats = [bindparam(f"q{n}", type_=_S.reserved.type) for n in range(count)]
+    grows = case(*[(_S.id == i, q) for i, q in zip(ids, seats, strict=True)], else_=0)
+    return update(schedules).where(_S.id.in_(ids)).values(reserved=_S.reserved + grows)
+
+
+def group_seats(group: Sequence[Reservation]) -> tuple[Update, dict[str, Any]]:
+    """The statement adding a decided group's seats, and its parameters."""
+    seats: dict[str, int] = {}
+    for reservation in group:
+        seats[reservation.schedule_id] = (
+            seats.get(reservation.schedule_id, 0) + reservation.quantity
+        )
+    params: dict[str, Any] = {}
+    for n, (schedule_id, quantity) in enumerate(seats.items()):
+        params[f"s{n}"], params[f"q{n}"] = schedule_id, quantity
+    return add_group_seats(len(seats)), params
 
 
 def decide_group(

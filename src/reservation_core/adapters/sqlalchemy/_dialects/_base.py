@@ -102,7 +102,7 @@ class DialectRules:
         """
         connection.execute(sql.INSERT_RESERVATION, [sql.reservation_row(r) for r in group])
         connection.execute(sql.APPEND_EVENT, [sql.event_row(r) for r in group])
-        connection.execute(sql.ADD_GROUP_SEATS, sql.group_seats_params(group))
+        connection.execute(*sql.group_seats(group))
 
     def book_group_and_commit(
         self, connection: Connection, group: list[Reservation]
