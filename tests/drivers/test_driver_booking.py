@@ -230,6 +230,28 @@ def test_a_group_over_several_schedules_is_decided_as_one_by_one(
     assert not any(_open_transactions(engine))
 
 
+def test_a_group_that_fits_whole_is_booked_whole(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    """The common case: every member fits (on MariaDB the all-fit script)."""
+    a, b = service.create_schedule(new_id("a"), 10).id, service.create_schedule(new_id("b"), 3).id
+    group = _group((b, "ann", 1), (a, "ann", 2), (a, "bob", 1), (b, "bob", 2), (a, "cat", 3))
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.add_group_and_commit(group) == [True] * 5
+    for schedule, reserved, count in ((a, 6, 3), (b, 3, 2)):
+        tally = sql_backend("t", engine).tally(schedule)
+        assert (tally.reserved, tally.confirmed_count, tally.consistent) == (reserved, count, True)
+    assert [service.get_reservation(r.id) for r in group] == group
+    with engine.connect() as connection:
+        logged = connection.execute(
+            select(events.c.reservation_id, events.c.quantity)
+            .where(events.c.reservation_id.in_([r.id for r in group]))
+            .order_by(events.c.id)
+        ).all()
+    assert [tuple(row) for row in logged] == [(r.id, r.quantity) for r in group]
+    assert not any(_open_transactions(engine))
+
+
 def test_a_group_that_books_nobody_leaves_nothing_open(
     engine: Engine, service: ReservationService, new_id: Callable[[str], str]
 ) -> None:

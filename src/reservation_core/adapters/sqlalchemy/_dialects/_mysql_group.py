@@ -1,13 +1,20 @@
-"""A group decided, booked and committed in one script on MariaDB (private).
+"""A group booked and committed in one script on MariaDB (private).
 
 For a PyMySQL connection that takes scripts (``MySQLRules.multi_statements``) to a
 MariaDB server with ``JSON_TABLE`` (10.6 and later). The group travels as one JSON
-parameter; the script locks the group's schedules' rows in the order of their ids, inserts
-each user's first request on a schedule, unless the user is active there, while the
-schedule's running total of seats fits (arrival order), then the events of the rows it
-inserted, adds their seats, returns their ids and commits: one round trip, with the rows
-locked only while the server runs it. The decision is PostgreSQL's group statement's
-(``_statements.BOOK_GROUP_IN_ONE_STATEMENT``): a member it does not book is booked alone.
+parameter, in one round trip, the rows locked only while the server runs the script:
+
+- first the script for a group that fits whole, as nearly every group does: the seats
+  taken (the rows locked in the order of their ids), then the rows inserted straight
+  from the JSON, then ``COMMIT``;
+- if a constraint refuses it (a schedule short of seats, a missing one, a user already
+  active), it is rolled back and the deciding script runs: it locks the schedules' rows
+  in the order of their ids, inserts each user's first request on a schedule, unless the
+  user is active there, while the schedule's running total of seats fits (arrival
+  order), then the events of the rows it inserted, adds their seats, returns their ids
+  and commits. Its decision is PostgreSQL's group statement's
+  (``_statements.BOOK_GROUP_IN_ONE_STATEMENT``): a member it does not book is booked
+  alone.
 """
 
 from __future__ import annotations
@@ -17,12 +24,14 @@ import json
 from collections.abc import Sequence
 
 from sqlalchemy import Connection
+from sqlalchemy import exc as sa_exc
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
+from reservation_core.adapters.sqlalchemy._errors import Trouble
 from reservation_core.adapters.sqlalchemy.tables import events, reservations, schedules
 from reservation_core.domain import Reservation, event_type
 
-from ._base import driver_cursor, driver_instant
+from ._base import DialectRules, driver_cursor, driver_instant
 
 _READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 #: MariaDB 10.6 brought ``JSON_TABLE``.
@@ -64,23 +73,49 @@ SELECT m.id FROM {_MEMBERS} JOIN {_R} r ON r.{_r.id.name} = m.id;
 COMMIT"""  # noqa: S608 - only the library's own table and column names are interpolated
 
 
-#: Result sets before the booked ids' in a script with ``SET TRANSACTION`` first.
+# The group when every member fits, as it nearly always does: the seats taken first (the
+# rows locked in the order of their ids, and the CHECK reserved <= capacity refusing a
+# schedule short of seats), then the rows inserted straight from the JSON. A schedule
+# short of seats, a missing one (the foreign key) or a user already active (the unique
+# index) fails the script, which is rolled back; the deciding script then books the group.
+_ALL_FIT = f"""
+INSERT INTO {_R} ({", ".join(sql.RESERVATION_KEYS)})
+SELECT m.id, m.sid, m.uid, m.q, %(status)s, %(at)s, %(at)s, NULL FROM {_MEMBERS} ORDER BY m.ord;
+INSERT INTO {_E} ({", ".join(sql.EVENT_KEYS)})
+SELECT %(type)s, m.id, m.sid, m.uid, m.q, %(status)s, %(at)s FROM {_MEMBERS} ORDER BY m.ord;
+COMMIT"""  # noqa: S608 - only the library's own table and column names are interpolated
+
+#: Result sets before the booked ids' in the deciding script with ``SET TRANSACTION``.
 _BEFORE_BOOKED = 5
 
 
+def _in(count: int) -> str:
+    return ", ".join(f"%(s{n})s" for n in range(count))
+
+
 @functools.lru_cache(maxsize=256)
-def _script(schedule_count: int, isolated: bool) -> str:
-    """The script for a group on ``schedule_count`` schedules."""
-    marks = ", ".join(f"%(s{n})s" for n in range(schedule_count))
+def _deciding_script(schedule_count: int, isolated: bool) -> str:
+    """The script deciding a group on ``schedule_count`` schedules."""
     lock = (
-        f"SELECT {_s.id.name} FROM {_S} WHERE {_s.id.name} IN ({marks}) "  # noqa: S608 - the library's own names
+        f"SELECT {_s.id.name} FROM {_S} WHERE {_s.id.name} IN ({_in(schedule_count)}) "  # noqa: S608 - the library's own names
         f"ORDER BY {_s.id.name} FOR UPDATE;"
     )
     return ("" if isolated else f"{_READ_COMMITTED};") + lock + _BOOK
 
 
+@functools.lru_cache(maxsize=256)
+def _all_fit_script(schedule_count: int, isolated: bool) -> str:
+    """The script booking a group on ``schedule_count`` schedules if all of it fits."""
+    cases = " ".join(f"WHEN %(s{n})s THEN %(q{n})s" for n in range(schedule_count))
+    seats = (
+        f"UPDATE {_S} SET {_s.reserved.name} = {_s.reserved.name} + CASE {_s.id.name} {cases} "  # noqa: S608 - the library's own names
+        f"END WHERE {_s.id.name} IN ({_in(schedule_count)});"
+    )
+    return ("" if isolated else f"{_READ_COMMITTED};") + seats + _ALL_FIT
+
+
 def book_group_in_one_script(
-    connection: Connection, group: Sequence[Reservation], isolated: bool
+    rules: DialectRules, connection: Connection, group: Sequence[Reservation], isolated: bool
 ) -> list[bool]:
     """Book ``group`` and commit; which members were booked.
 
@@ -89,13 +124,30 @@ def book_group_in_one_script(
     statement, and the transaction is rolled back before the error is raised.
     """
     first = group[0]
-    schedule_ids = sorted({r.schedule_id for r in group})
-    params: dict[str, object] = {f"s{n}": s for n, s in enumerate(schedule_ids)}
+    seats: dict[str, int] = {}
+    for reservation in group:
+        seats[reservation.schedule_id] = (
+            seats.get(reservation.schedule_id, 0) + reservation.quantity
+        )
+    params: dict[str, object] = {}
+    for n, schedule_id in enumerate(sorted(seats)):
+        params[f"s{n}"], params[f"q{n}"] = schedule_id, seats[schedule_id]
     params["members"] = json.dumps([[r.id, r.schedule_id, r.user_id, r.quantity] for r in group])
     params["status"] = str(first.status)
     params["type"] = event_type(first.status)
     params["at"] = driver_instant(connection.dialect)(first.created_at)
-    script = _script(len(schedule_ids), isolated)
+    script = _all_fit_script(len(seats), isolated)
+    try:
+        with driver_cursor(connection, script) as cursor:
+            cursor.execute(script, params)
+            while cursor.nextset():  # raises the error of a later statement, if any
+                pass
+    except sa_exc.DBAPIError as error:
+        if error.connection_invalidated or not _refused(rules, error):
+            raise
+    else:
+        return [True] * len(group)
+    script = _deciding_script(len(seats), isolated)
     with driver_cursor(connection, script) as cursor:
         cursor.execute(script, params)
         # To the booked ids: past SET TRANSACTION, the lock, two INSERTs and the UPDATE.
@@ -105,3 +157,11 @@ def book_group_in_one_script(
         while cursor.nextset():  # COMMIT
             pass
     return [r.id in booked for r in group]
+
+
+def _refused(rules: DialectRules, error: sa_exc.DBAPIError) -> bool:
+    """Whether a constraint refused the all-fit script: some member does not fit."""
+    trouble = rules.classify(error.orig)
+    return trouble in (Trouble.DUPLICATE, Trouble.INTEGRITY) or (
+        trouble is None and isinstance(error, sa_exc.IntegrityError)
+    )

@@ -166,7 +166,7 @@ class MySQLRules(DialectRules):
         ):
             return None
         isolated = _configured_isolation(connection) == self.isolation_level
-        return book_group_in_one_script(connection, group, isolated)
+        return book_group_in_one_script(self, connection, group, isolated)
 
 
 class PyMySQLRules(MySQLRules):
