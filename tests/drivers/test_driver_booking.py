@@ -37,6 +37,9 @@ from tests.conftest import _fresh_schema
 from tests.databases import make_engine, separate_database_url
 
 ENGINES = ["mariadb-script", "mariadb-script-session-isolation", "sqlite"]
+#: The group tests run on PostgreSQL too: its group is one statement of its own.
+GROUP_ENGINES = [*ENGINES, "postgresql"]
+on_every_group_path = pytest.mark.parametrize("engine", GROUP_ENGINES, indirect=True)
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -46,6 +49,9 @@ def engine(
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("driver-booking") / "r.sqlite3"
         made = make_engine(f"sqlite:///{path}")
+    elif request.param == "postgresql":  # the groups' one statement
+        url = separate_database_url("postgresql", "_driver_booking")
+        made = make_engine(url, **recommended_engine_options(url, dedicated=True))
     else:
         url = separate_database_url("mariadb", "_driver_booking")
         options: dict[str, Any] = recommended_engine_options(url, dedicated=True)
@@ -69,6 +75,9 @@ def _open_transactions(engine: Engine) -> list[bool]:
     if engine.dialect.name == "sqlite":
         pooled = [engine.raw_connection() for _ in range(1)]
         found = [bool(c.driver_connection.in_transaction) for c in pooled]  # type: ignore[union-attr]
+    elif engine.dialect.name == "postgresql":  # psycopg: the connection's own status
+        pooled = [engine.raw_connection() for _ in range(3)]
+        found = [c.driver_connection.info.transaction_status != 0 for c in pooled]  # type: ignore[union-attr]
     else:
         pooled = [engine.raw_connection() for _ in range(3)]
         found = []
@@ -192,6 +201,7 @@ def _group(*asks: tuple[str, str, int]) -> list[Reservation]:
     ]
 
 
+@on_every_group_path
 def test_a_group_over_several_schedules_is_decided_as_one_by_one(
     engine: Engine, service: ReservationService, new_id: Callable[[str], str]
 ) -> None:
@@ -230,6 +240,7 @@ def test_a_group_over_several_schedules_is_decided_as_one_by_one(
     assert not any(_open_transactions(engine))
 
 
+@on_every_group_path
 def test_a_group_that_fits_whole_is_booked_whole(
     engine: Engine, service: ReservationService, new_id: Callable[[str], str]
 ) -> None:
@@ -252,6 +263,7 @@ def test_a_group_that_fits_whole_is_booked_whole(
     assert not any(_open_transactions(engine))
 
 
+@on_every_group_path
 def test_a_group_that_books_nobody_leaves_nothing_open(
     engine: Engine, service: ReservationService, new_id: Callable[[str], str]
 ) -> None:
@@ -264,6 +276,7 @@ def test_a_group_that_books_nobody_leaves_nothing_open(
     service.create_reservation(service.create_schedule(new_id("b"), 1).id, "bob")  # unlocked
 
 
+@on_every_group_path
 def test_racing_bookings_over_schedules_never_oversell(
     engine: Engine, service: ReservationService, new_id: Callable[[str], str]
 ) -> None:

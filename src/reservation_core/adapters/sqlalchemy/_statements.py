@@ -535,12 +535,15 @@ def _book_group_in_one_statement() -> TextClause:
 
     The group's schedules' rows are locked in the order of their ids (``FOR UPDATE``
     re-reads each as last committed); on each schedule, each user's first request in the
-    group, unless the user is already active there, is taken in arrival order while the
-    schedule's running total of seats fits. The statement returns the ids it booked: a
-    member it did not book is booked alone afterwards, exactly as if it had come by itself
-    (so a member it skips for want of seats, however small, is no loss). A user made
-    active by a transaction that committed while this one waited for a lock is caught by
-    the unique index: the statement fails and is retried whole.
+    group is taken in arrival order while the schedule's running total of seats fits. The
+    unique index on active users skips (``ON CONFLICT DO NOTHING``) a member whose user is
+    already active there, committed or not yet, and the seats and events are those of the
+    rows inserted. The statement returns the ids it booked: a member it did not book is
+    booked alone afterwards, exactly as if it had come by itself (so a member it skips,
+    for want of seats or behind a skipped one, is no loss).
+
+    No probe of the reservations: an index probe per member was planned, in a generic
+    plan made while the table was new, as a scan of the schedule's reservations.
     """
     r, e, s = reservations, events, schedules
     sql = f"""
@@ -556,16 +559,8 @@ WITH members AS (
     FROM {s.name} WHERE {s.c.id.name} = ANY(CAST(:p_schedule_ids AS text[]))
     ORDER BY {s.c.id.name} FOR UPDATE
 ), firsts AS (
-    -- LATERAL ... LIMIT 1: one probe of the (schedule_id, active_user_id) index per
-    -- member, never a scan of a schedule's reservations, however many it has.
     SELECT m.*, row_number() OVER (PARTITION BY m.schedule_id, m.user_id ORDER BY m.ord) AS nth
-    FROM members m LEFT JOIN LATERAL (
-        SELECT 1 AS found FROM {r.name} a
-        WHERE a.{r.c.schedule_id.name} = m.schedule_id
-          AND a.{r.c.active_user_id.name} = m.user_id
-        LIMIT 1
-    ) active ON true
-    WHERE active.found IS NULL
+    FROM members m
 ), running AS (
     SELECT f.id, f.schedule_id, f.user_id, f.quantity, f.ord,
            sum(f.quantity) OVER (PARTITION BY f.schedule_id ORDER BY f.ord) AS upto
@@ -577,14 +572,15 @@ WITH members AS (
     INSERT INTO {r.name} ({", ".join(RESERVATION_KEYS)})
     SELECT c.id, c.schedule_id, c.user_id, c.quantity, :p_status, :p_at, :p_at, NULL
     FROM chosen c ORDER BY c.ord
-    RETURNING {r.c.id.name}
+    ON CONFLICT ({r.c.schedule_id.name}, {r.c.active_user_id.name}) DO NOTHING
+    RETURNING {r.c.id.name}, {r.c.schedule_id.name}, {r.c.quantity.name}
 ), appended AS (
     INSERT INTO {e.name} ({", ".join(EVENT_KEYS)})
     SELECT :p_type, c.id, c.schedule_id, c.user_id, c.quantity, :p_status, :p_at
     FROM chosen c JOIN booked b ON b.id = c.id ORDER BY c.ord
 ), taken AS (
     UPDATE {s.name} SET {s.c.reserved.name} = {s.c.reserved.name} + t.seats
-    FROM (SELECT c.schedule_id, sum(c.quantity) AS seats FROM chosen c GROUP BY c.schedule_id) t
+    FROM (SELECT b.schedule_id, sum(b.quantity) AS seats FROM booked b GROUP BY b.schedule_id) t
     WHERE {s.name}.{s.c.id.name} = t.schedule_id
 )
 SELECT id FROM booked
