@@ -59,20 +59,30 @@ def no_prepared_statements_behind_a_pooler(connection: Connection) -> Connection
 
 def _backend_pid(connection: Connection) -> object:
     """``pg_backend_pid()`` in autocommit: one round trip, no BEGIN and no ROLLBACK sent."""
-    # The DB-API connection: for an asyncio driver, SQLAlchemy's adapter, whose
-    # ``autocommit`` the driver's own async connection only offers as a coroutine.
-    driver: Any = connection.connection.dbapi_connection
-    autocommit = driver.autocommit
-    driver.autocommit = True
-    try:
+    with autocommit(connection):
         pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         connection.rollback()  # SQLAlchemy's own bookkeeping; psycopg has nothing to send
+    return pid
+
+
+@contextmanager
+def autocommit(connection: Connection) -> Iterator[None]:
+    """The driver in autocommit mode for the block, then as it was (or the connection discarded).
+
+    The DB-API connection: for an asyncio driver, SQLAlchemy's adapter, which switches
+    autocommit where the driver's own async connection needs an await. The drivers switch
+    it without a round trip.
+    """
+    driver: Any = connection.connection.dbapi_connection
+    before = driver.autocommit
+    driver.autocommit = True
+    try:
+        yield
     finally:
         try:
-            driver.autocommit = autocommit
+            driver.autocommit = before
         except Exception:  # noqa: BLE001 - a broken connection: never pool it again
             connection.invalidate()
-    return pid
 
 
 def causal_reads_on_galera(connection: Connection) -> Connection:

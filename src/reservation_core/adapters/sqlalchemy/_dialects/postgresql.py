@@ -6,8 +6,7 @@ row as the winner committed it: that is what makes the conditional seat update s
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -15,7 +14,10 @@ from sqlalchemy import Connection
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
-from reservation_core.adapters.sqlalchemy._scaleout import no_prepared_statements_behind_a_pooler
+from reservation_core.adapters.sqlalchemy._scaleout import (
+    autocommit,
+    no_prepared_statements_behind_a_pooler,
+)
 from reservation_core.domain import Reservation
 
 from ._base import DialectRules
@@ -71,7 +73,7 @@ class PostgreSQLRules(DialectRules):
     ) -> list[bool] | None:
         """The group's statement in autocommit mode: one round trip books and commits it."""
         params = sql.group_params(group)
-        with _autocommit(connection):
+        with autocommit(connection):
             booked = set(connection.execute(sql.BOOK_GROUP_IN_ONE_STATEMENT, params).scalars())
         return [r.id in booked for r in group]
 
@@ -84,26 +86,8 @@ class PostgreSQLRules(DialectRules):
         switch autocommit without a round trip; it is switched back before the connection
         is used again, or the connection is discarded.
         """
-        with _autocommit(connection):
+        with autocommit(connection):
             return self.book(connection, reservation)
-
-
-@contextlib.contextmanager
-def _autocommit(connection: Connection) -> Iterator[None]:
-    """The driver in autocommit mode for the block, then back (or the connection discarded).
-
-    The DB-API connection: for an asyncio driver, SQLAlchemy's adapter, which switches
-    autocommit where the driver's own async connection needs an await.
-    """
-    driver: Any = connection.connection.dbapi_connection
-    driver.autocommit = True
-    try:
-        yield
-    finally:
-        try:
-            driver.autocommit = False
-        except Exception:  # noqa: BLE001 - a broken connection: never pool it again
-            connection.invalidate()
 
 
 class PsycopgRules(PostgreSQLRules):
