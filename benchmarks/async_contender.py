@@ -24,17 +24,11 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from reservation_core import AsyncReservationService, BusinessException
 from reservation_core.adapters.sqlalchemy import (
     AsyncSqlAlchemyUnitOfWork,
+    async_url,
     recommended_engine_options,
 )
 
 R = TypeVar("R")
-ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
-
-
-def async_url(url: URL) -> URL:
-    """``url``'s database through its asyncio driver."""
-    backend = url.get_backend_name()
-    return url.set(drivername=f"{backend}+{ASYNC_DRIVERS[backend]}")
 
 
 def drive_async(

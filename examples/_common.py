@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, make_url
+from sqlalchemy import Engine, create_engine
 
 from reservation_core import (
     BusinessException,
@@ -41,20 +41,6 @@ def database_url_from_environment() -> str:
 def engine_from_environment() -> Engine:
     """The engine named by ``RESERVATION_CORE_EXAMPLE_DATABASE_URL``, else a SQLite file."""
     return create_engine(database_url_from_environment())
-
-
-#: The asyncio driver the async example reaches each database through.
-ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
-
-
-def async_url(url: str | URL) -> str:
-    """``url``, through its database's asyncio driver unless it names one already."""
-    parsed = make_url(url)
-    if parsed.get_dialect().is_async:
-        return parsed.render_as_string(hide_password=False)
-    backend = parsed.get_backend_name()
-    driver = ASYNC_DRIVERS["mysql" if backend == "mariadb" else backend]
-    return parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
 
 
 def build_service(engine: Engine) -> ReservationService:
@@ -163,7 +149,6 @@ def authenticated_user(header: str | None) -> str:
 __all__ = [
     "USER_HEADER",
     "ErrorResponse",
-    "async_url",
     "authenticated_user",
     "build_service",
     "database_url_from_environment",

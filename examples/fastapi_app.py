@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from examples._common import (
     USER_HEADER,
-    async_url,
     authenticated_user,
     database_url_from_environment,
     error_response,
@@ -36,7 +35,7 @@ from examples._common import (
     schedule_json,
 )
 from reservation_core import AsyncReservationService, BusinessException
-from reservation_core.adapters.sqlalchemy import AsyncSqlAlchemyUnitOfWork, metadata
+from reservation_core.adapters.sqlalchemy import AsyncSqlAlchemyUnitOfWork, async_url, metadata
 
 
 async def json_body(request: Request) -> dict[str, Any]:

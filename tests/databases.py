@@ -20,6 +20,7 @@ from sqlalchemy import URL, Engine, create_engine, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from reservation_core.adapters.sqlalchemy import async_url as library_async_url
 from reservation_core.testing._blocking import run
 
 URL_VARIABLES = {
@@ -80,19 +81,14 @@ def database_url(name: str) -> str:
     return url
 
 
-#: The asyncio driver each database is reached through by default; an
-#: ``RESERVATION_CORE_<DATABASE>_ASYNC_DRIVER`` variable names another (``psycopg``).
-ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
-
-
 def async_url(url: URL) -> str:
-    """``url``'s database through its asyncio driver."""
-    backend = url.get_backend_name()
-    name = "mariadb" if backend == "mysql" else backend
-    driver = (
-        os.environ.get(f"RESERVATION_CORE_{name.upper()}_ASYNC_DRIVER") or ASYNC_DRIVERS[backend]
-    )
-    return url.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
+    """``url``'s database through its asyncio driver (the library's default for it).
+
+    An ``RESERVATION_CORE_<DATABASE>_ASYNC_DRIVER`` variable names another (``psycopg``).
+    """
+    name = "mariadb" if url.get_backend_name() == "mysql" else url.get_backend_name()
+    driver = os.environ.get(f"RESERVATION_CORE_{name.upper()}_ASYNC_DRIVER") or None
+    return library_async_url(url, driver=driver).render_as_string(hide_password=False)
 
 
 def make_async_engine(url: str, **options: Any) -> Iterator[AsyncEngine]:

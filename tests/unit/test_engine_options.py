@@ -1,10 +1,10 @@
-"""recommended_engine_options: what each setup gets, and what it refuses."""
+"""recommended_engine_options and async_url: what each setup gets, and what it refuses."""
 
 from __future__ import annotations
 
 import pytest
 
-from reservation_core.adapters.sqlalchemy import recommended_engine_options
+from reservation_core.adapters.sqlalchemy import async_url, recommended_engine_options
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,43 @@ def test_recommended_engine_options(url: str, options: dict[str, bool], expected
 def test_an_option_for_another_database_is_refused(url: str, option: str) -> None:
     with pytest.raises(ValueError, match=f"{option}=True is for"):
         recommended_engine_options(url, **{option: True})
+
+
+@pytest.mark.parametrize(
+    ("url", "driver", "expected"),
+    [
+        (
+            "postgresql+psycopg://app:s3cret@db:5433/app?sslmode=require",
+            None,
+            "postgresql+asyncpg://app:s3cret@db:5433/app?sslmode=require",
+        ),
+        ("postgresql://app@db/app", None, "postgresql+asyncpg://app@db/app"),
+        ("postgresql+psycopg2://app@db/app", "psycopg", "postgresql+psycopg://app@db/app"),
+        ("postgresql+asyncpg://app@db/app", None, "postgresql+asyncpg://app@db/app"),
+        ("mysql+pymysql://root@db/app", None, "mysql+aiomysql://root@db/app"),
+        ("mariadb+mariadbconnector://root@db/app", None, "mariadb+aiomysql://root@db/app"),
+        ("sqlite:///reservations.db", None, "sqlite+aiosqlite:///reservations.db"),
+        ("sqlite+aiosqlite://", None, "sqlite+aiosqlite://"),
+    ],
+)
+def test_async_url_keeps_the_database_and_picks_an_asyncio_driver(
+    url: str, driver: str | None, expected: str
+) -> None:
+    made = async_url(url, driver=driver)
+    assert made.render_as_string(hide_password=False) == expected
+    assert made.get_dialect(_is_async=True).is_async  # create_async_engine takes it
+
+
+@pytest.mark.parametrize(
+    ("url", "driver", "message"),
+    [
+        ("oracle+oracledb://app@db/app", None, "does not support oracle"),
+        ("postgresql://app@db/app", "psycopg2", "'psycopg2' is not an asyncio driver"),
+        ("mysql+pymysql://root@db/app", "asyncmy", "'asyncmy' is not an asyncio driver"),
+    ],
+)
+def test_async_url_refuses_what_the_library_does_not_support(
+    url: str, driver: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        async_url(url, driver=driver)

@@ -18,7 +18,7 @@ Examples:
 from typing import TYPE_CHECKING, Any
 
 from reservation_core.adapters.sqlalchemy._audit import AuditReport, ScheduleDrift, audit
-from reservation_core.adapters.sqlalchemy._dialects import recommended_engine_options
+from reservation_core.adapters.sqlalchemy._dialects import async_url, recommended_engine_options
 from reservation_core.adapters.sqlalchemy.tables import (
     event_consumers,
     event_deliveries,
@@ -35,6 +35,7 @@ __all__ = [
     "AuditReport",
     "ScheduleDrift",
     "SqlAlchemyUnitOfWork",
+    "async_url",
     "audit",
     "event_consumers",
     "event_deliveries",

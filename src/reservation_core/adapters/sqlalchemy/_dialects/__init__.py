@@ -57,6 +57,53 @@ def rules_for(dialect: Dialect) -> DialectRules:
     return rules
 
 
+#: Each database's asyncio drivers, the default first (psycopg 3 serves both worlds).
+ASYNC_DRIVERS: dict[str, tuple[str, ...]] = {
+    "postgresql": ("asyncpg", "psycopg"),
+    "mysql": ("aiomysql",),
+    "mariadb": ("aiomysql",),
+    "sqlite": ("aiosqlite",),
+}
+
+
+def async_url(url: str | URL, *, driver: str | None = None) -> URL:
+    """``url``'s database through an asyncio driver, for ``create_async_engine``.
+
+    The host's sync URL, say, made into one for :class:`AsyncSqlAlchemyUnitOfWork`: the
+    same database, user, password and query, through ``driver`` or, by default, the
+    database's usual asyncio driver: asyncpg for PostgreSQL, aiomysql for MariaDB/MySQL,
+    aiosqlite for SQLite. A URL that names one of these already is returned as it is;
+    ``driver="psycopg"`` keeps PostgreSQL on psycopg 3, in its asyncio mode.
+
+    Raises:
+        ValueError: the database is not one reservation_core supports, or ``driver`` is
+            not one of its asyncio drivers that reservation_core supports.
+
+    Examples:
+        >>> async_url("postgresql+psycopg://app:secret@db/app").drivername
+        'postgresql+asyncpg'
+        >>> async_url("postgresql://app@db/app", driver="psycopg").drivername
+        'postgresql+psycopg'
+        >>> async_url("sqlite:///reservations.db").render_as_string()
+        'sqlite+aiosqlite:///reservations.db'
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    drivers = ASYNC_DRIVERS.get(backend)
+    if drivers is None:
+        raise ValueError(f"reservation_core does not support {backend}; supported: {SUPPORTED}")
+    if driver is None:
+        driver = parsed.get_driver_name()
+        if driver not in drivers or driver == "psycopg":
+            driver = drivers[0]
+    elif driver not in drivers:
+        raise ValueError(
+            f"{driver!r} is not an asyncio driver reservation_core supports for {backend}: "
+            f"{', '.join(drivers)}"
+        )
+    return parsed.set(drivername=f"{backend}+{driver}")
+
+
 def recommended_engine_options(
     url: str | URL, *, dedicated: bool = False, pgbouncer: bool = False, galera: bool = False
 ) -> dict[str, Any]:
