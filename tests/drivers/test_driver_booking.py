@@ -289,3 +289,33 @@ def test_racing_bookings_over_schedules_never_oversell(
         tally = sql_backend("t", engine).tally(schedule)
         assert (tally.reserved, tally.confirmed_count, tally.consistent) == (4, 4, True)
     assert not any(_open_transactions(engine))
+
+
+@pytest.mark.parametrize("engine", ["mariadb-script", "postgresql"], indirect=True)
+def test_a_group_on_a_lost_connection_is_an_unknown_outcome_and_never_pooled_again(
+    engine: Engine, new_id: Callable[[str], str]
+) -> None:
+    """The group's one script or statement is its own commit: lost, its outcome is unknown."""
+    url = engine.url.render_as_string(hide_password=False)
+    lean = make_engine(url, pool_size=1, **recommended_engine_options(url, dedicated=True))
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(lean), retry_backoff=0.001)
+    a = service.create_schedule(new_id("a"), 5).id
+    postgres = engine.dialect.name == "postgresql"
+    with lean.connect() as connection:  # the pool's only connection, the group's
+        whoami = "SELECT pg_backend_pid()" if postgres else "SELECT CONNECTION_ID()"
+        victim = int(connection.execute(text(whoami)).scalar_one())
+    with engine.connect() as admin:
+        kill = f"SELECT pg_terminate_backend({victim})" if postgres else f"KILL {victim}"
+        admin.execute(text(kill))
+        admin.commit()
+    with SqlAlchemyUnitOfWork(lean) as uow, pytest.raises(BusinessException) as lost:
+        uow.add_group_and_commit(_group((a, "ann", 1), (a, "bob", 1)))
+    assert (lost.value.code, lost.value.details) == (
+        ErrorCode.STORAGE_UNAVAILABLE,
+        {"outcome": "unknown"},
+    )
+    with SqlAlchemyUnitOfWork(lean) as uow:  # on a fresh connection
+        assert uow.add_group_and_commit(_group((a, "cat", 1), (a, "dan", 1))) == [True, True]
+    tally = sql_backend("t", lean).tally(a)
+    assert (tally.reserved, tally.consistent) == (2, True)
+    lean.dispose()
