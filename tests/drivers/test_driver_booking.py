@@ -319,3 +319,29 @@ def test_a_group_on_a_lost_connection_is_an_unknown_outcome_and_never_pooled_aga
     tally = sql_backend("t", lean).tally(a)
     assert (tally.reserved, tally.consistent) == (2, True)
     lean.dispose()
+
+
+@on_every_group_path
+def test_a_group_keeps_every_id_exactly_as_given(
+    engine: Engine, service: ReservationService, new_id: Callable[[str], str]
+) -> None:
+    """Quotes, backslashes, ``%``, characters beyond the BMP, case and trailing spaces.
+
+    On MariaDB the group travels as JSON (surrogate pairs, escapes) and is compared in the
+    tables' binary NO PAD collation: ``"a"``, ``"A"`` and ``"a "`` are three users.
+    """
+    schedule = service.create_schedule(new_id('s "😀" \\ %s é'), 30).id
+    users = ["😀", 'a"b', "back\\slash", "%s", "%(at)s", "中文", "a", "A", "a "]
+    with SqlAlchemyUnitOfWork(engine) as uow:  # the all-fit path on MariaDB
+        assert uow.add_group_and_commit(_group(*((schedule, u, 1) for u in users))) == [True] * len(
+            users
+        )
+    with SqlAlchemyUnitOfWork(engine) as uow:  # the deciding path: one is active already
+        assert uow.add_group_and_commit(_group((schedule, "😀", 1), (schedule, "😀 ", 2))) == [
+            False,
+            True,
+        ]
+    booked = service.list_reservations(schedule_id=schedule, limit=100).items
+    assert sorted(r.user_id for r in booked) == sorted([*users, "😀 "])
+    tally = sql_backend("t", engine).tally(schedule)
+    assert (tally.reserved, tally.consistent) == (len(users) + 2, True)
