@@ -734,10 +734,14 @@ def main(argv: list[str] | None = None) -> int:
     serial = itertools.count()
     try:
         for workload in args.workload.split(","):
+            # pgbench books the one hot row: on the spread workload it has no counterpart.
+            active = [n for n in names if workload == "hot" or not n.startswith("pgbench")]
+            if active != names:
+                print(f"# {workload}: the pgbench contenders run on hot only", file=sys.stderr)
             for clients in client_counts:
-                runs: dict[str, list[Run]] = {name: [] for name in names}
+                runs: dict[str, list[Run]] = {name: [] for name in active}
                 for _round in range(args.rounds):
-                    for name in names:
+                    for name in active:
                         count = 1 if workload == "hot" else args.schedules
                         ids = fresh_schedules(checker, f"{workload}{next(serial)}", count)
                         run = run_contender(name, urls, clients, ids, options, args, checker)
