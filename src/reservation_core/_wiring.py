@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from reservation_core._admission import Admission
+from reservation_core._grouping import GroupCommit, Member
 from reservation_core._observing import Observer
 from reservation_core._retry import RetryPolicy
 from reservation_core._use_cases import UseCases
 from reservation_core._validation import check_service_options
 from reservation_core.instrumentation import Hooks
+from reservation_core.ports import AbstractAsyncUnitOfWork, AbstractUnitOfWork
+
+U = TypeVar("U", AbstractUnitOfWork, AbstractAsyncUnitOfWork | AbstractUnitOfWork)
 
 
 class Wiring:
@@ -26,7 +31,10 @@ class Wiring:
         idempotency_ttl: timedelta,
         max_concurrent_per_schedule: int | None,
         hooks: Hooks | Sequence[Hooks] | None,
+        group_commit: bool,
     ) -> None:
+        if not isinstance(group_commit, bool):
+            raise TypeError(f"group_commit must be a bool, not {type(group_commit).__name__}")
         check_service_options(
             uow_factory=uow_factory,
             clock=clock,
@@ -41,3 +49,25 @@ class Wiring:
         )
         self._observer = Observer(hooks)
         self._retry = RetryPolicy(max_attempts, retry_backoff, self._observer.retried)
+        self._groups = GroupCommit() if group_commit else None
+        # Group commit starts once the factory is seen to give units of work of their own,
+        # and stops for good if it gives one inside a host's transaction.
+        self._own_units = False
+
+    def _grouping(self, member: tuple[str, int] | None, booking: str | None) -> Member | None:
+        """The step's place in a group, or ``None``: it runs alone."""
+        if self._groups is None or member is None or booking is None or not self._own_units:
+            return None
+        return Member(booking, *member)
+
+    def _seen(self, uow: U) -> U:
+        """Note whether a unit of work from the factory is one of its own; return it."""
+        if not uow.retryable:
+            self._groups = None  # inside the host's transaction: never group commit
+        elif self._groups is not None:
+            self._own_units = True
+        return uow
+
+    @staticmethod
+    def _members(group: list[Member]) -> list[tuple[str, str, int]]:
+        return [(member.schedule_id, member.user_id, member.quantity) for member in group]

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from reservation_core._async_retry import AsyncUnitOfWorkFactory, run_in_async_unit_of_work
+from reservation_core._grouping import Member
 from reservation_core._observing import observed_async
 from reservation_core._use_cases import DEFAULT_HOLD, Plan, Step, utc_now
 from reservation_core._wiring import Wiring
@@ -21,6 +22,7 @@ from reservation_core.domain import (
     Schedule,
 )
 from reservation_core.instrumentation import Hooks
+from reservation_core.ports import AbstractAsyncUnitOfWork, AbstractUnitOfWork
 
 __all__ = ["AsyncReservationService"]
 
@@ -30,9 +32,8 @@ T = TypeVar("T")
 class AsyncReservationService(Wiring):
     """:class:`~reservation_core.ReservationService` for asyncio: every method awaited.
 
-    The same methods, arguments, results, errors and guarantees, and the same options but
-    ``group_commit`` (each booking is its own transaction); the use cases are the very
-    same code (docs/architecture.md). Waiting never blocks the
+    The same methods, arguments, results, errors, guarantees and options; the use cases
+    are the very same code (docs/architecture.md). Waiting never blocks the
     event loop: retry backoff is ``asyncio.sleep``, a booking queued by admission control
     awaits its turn, and the database is awaited through the unit of work. A task
     cancelled mid-call (a client that disconnects) leaves no partial write: what was not
@@ -52,6 +53,11 @@ class AsyncReservationService(Wiring):
         max_concurrent_per_schedule: as for :class:`~reservation_core.ReservationService`;
             a task waiting for its turn awaits it.
         hooks: as for :class:`~reservation_core.ReservationService`.
+        group_commit: as for :class:`~reservation_core.ReservationService`: the bookings
+            of this instance's tasks waiting at the same time are booked together, a
+            group awaited by one of them. A task cancelled while it waits for its group
+            is not booked; one cancelled once its group is under way may be, as a booking
+            cancelled during its commit may be.
 
     Raises:
         TypeError, ValueError: at construction, for an argument of the wrong type or out of
@@ -83,6 +89,7 @@ class AsyncReservationService(Wiring):
         idempotency_ttl: timedelta = timedelta(hours=24),
         max_concurrent_per_schedule: int | None = 2,
         hooks: Hooks | Sequence[Hooks] | None = None,
+        group_commit: bool = True,
     ) -> None:
         super().__init__(
             uow_factory,
@@ -92,6 +99,7 @@ class AsyncReservationService(Wiring):
             idempotency_ttl=idempotency_ttl,
             max_concurrent_per_schedule=max_concurrent_per_schedule,
             hooks=hooks,
+            group_commit=group_commit,
         )
         self._uow_factory = uow_factory
 
@@ -228,10 +236,29 @@ class AsyncReservationService(Wiring):
             return answer
 
     async def _run(self, step: Step) -> Any:
+        """Run ``step``: with a group of bookings where it can be, else by itself."""
+        member = self._grouping(step.member, step.booking)
+        if member is None or self._groups is None:
+            return await self._run_alone(step)
+        booked = await self._groups.book_async(
+            member, lambda: self._run_alone(step), self._run_group
+        )
+        return booked if booked is not None else await self._run_alone(step)
+
+    async def _run_group(self, group: list[Member]) -> list[Reservation | None]:
+        return await run_in_async_unit_of_work(
+            self._new_unit, self._cases.book_group(self._members(group)), self._retry
+        )
+
+    def _new_unit(self) -> AbstractAsyncUnitOfWork | AbstractUnitOfWork:
+        """A unit of work from the factory, noting whether it is one of its own."""
+        return self._seen(self._uow_factory())
+
+    async def _run_alone(self, step: Step) -> Any:
         """Run ``step`` in a fresh unit of work, again on transient failures."""
         admission, booking = self._admission, step.booking
         return await run_in_async_unit_of_work(
-            self._uow_factory,
+            self._new_unit,
             step.use_case,
             self._retry,
             admitted=(

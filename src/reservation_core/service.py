@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from reservation_core._grouping import GroupCommit, Member
+from reservation_core._grouping import Member
 from reservation_core._observing import observed
 from reservation_core._retry import run_in_unit_of_work
 from reservation_core._use_cases import DEFAULT_HOLD, Plan, Step, utc_now
@@ -89,8 +89,6 @@ class ReservationService(Wiring):
         hooks: Hooks | Sequence[Hooks] | None = None,
         group_commit: bool = True,
     ) -> None:
-        if not isinstance(group_commit, bool):
-            raise TypeError(f"group_commit must be a bool, not {type(group_commit).__name__}")
         super().__init__(
             uow_factory,
             clock=clock,
@@ -99,12 +97,9 @@ class ReservationService(Wiring):
             idempotency_ttl=idempotency_ttl,
             max_concurrent_per_schedule=max_concurrent_per_schedule,
             hooks=hooks,
+            group_commit=group_commit,
         )
         self._uow_factory = uow_factory
-        self._groups = GroupCommit() if group_commit else None
-        # Group commit starts once the factory is seen to give units of work of their own,
-        # and stops for good if it gives one inside a host's transaction.
-        self._own_units = False
 
     # -- schedules -------------------------------------------------------------------------
 
@@ -376,28 +371,20 @@ class ReservationService(Wiring):
 
     def _run(self, step: Step) -> Any:
         """Run ``step``: with a group of bookings where it can be, else by itself."""
-        groups, booking = self._groups, step.booking
-        if groups is None or step.member is None or booking is None:
+        member = self._grouping(step.member, step.booking)
+        if member is None or self._groups is None:
             return self._run_alone(step)
-        if not self._own_units:
-            return self._run_alone(step)
-        booked = groups.book(
-            Member(booking, *step.member), lambda: self._run_alone(step), self._run_group
-        )
+        booked = self._groups.book(member, lambda: self._run_alone(step), self._run_group)
         return booked if booked is not None else self._run_alone(step)
 
     def _run_group(self, group: list[Member]) -> list[Reservation | None]:
-        members = [(member.schedule_id, member.user_id, member.quantity) for member in group]
-        return run_in_unit_of_work(self._new_unit, self._cases.book_group(members), self._retry)
+        return run_in_unit_of_work(
+            self._new_unit, self._cases.book_group(self._members(group)), self._retry
+        )
 
     def _new_unit(self) -> AbstractUnitOfWork:
         """A unit of work from the factory, noting whether it is one of its own."""
-        uow = self._uow_factory()
-        if not uow.retryable:
-            self._groups = None  # inside the host's transaction: never group commit
-        elif self._groups is not None:
-            self._own_units = True
-        return uow
+        return self._seen(self._uow_factory())
 
     def _run_alone(self, step: Step) -> Any:
         """Run ``step`` in a fresh unit of work, again on transient failures."""
