@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 
 from reservation_core._admission import ThreadTurn, _TaskTurn
 from reservation_core.domain import Reservation
-from reservation_core.errors import BusinessException
+from reservation_core.errors import BusinessException, ErrorCode
 
 Results = list[Reservation | None]
 
@@ -286,7 +286,7 @@ def _answer(member: Member) -> Reservation | None:
 
 def _unknown(error: BaseException) -> BusinessException:
     return BusinessException(
-        "STORAGE_UNAVAILABLE",
+        ErrorCode.STORAGE_UNAVAILABLE,
         "The group's booking was interrupted; its outcome is unknown.",
         details={"outcome": "unknown", "reason": type(error).__name__},
     )

@@ -166,19 +166,33 @@ def test_racing_bookings_never_oversell(
     assert (tally.reserved, tally.confirmed_count, tally.consistent) == (5, 5, True)
 
 
+def _one_connection_engine(engine: Engine) -> Engine:
+    """A dedicated engine on ``engine``'s database whose pool holds one connection."""
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(url, pool_size=1, **recommended_engine_options(url, dedicated=True))
+
+
+def _kill_its_connection(lean: Engine, admin_engine: Engine) -> None:
+    """End the server session of ``lean``'s pooled connection, from another connection."""
+    postgres = lean.dialect.name == "postgresql"
+    with lean.connect() as connection:
+        whoami = "SELECT pg_backend_pid()" if postgres else "SELECT CONNECTION_ID()"
+        victim = int(connection.execute(text(whoami)).scalar_one())
+    with admin_engine.connect() as admin:
+        kill = f"SELECT pg_terminate_backend({victim})" if postgres else f"KILL {victim}"
+        admin.execute(text(kill))
+        admin.commit()
+
+
 @pytest.mark.parametrize("engine", [e for e in ENGINES if e != "sqlite"], indirect=True)
 def test_a_lost_connection_is_an_unknown_outcome_and_never_pooled_again(
     engine: Engine, new_id: Callable[[str], str]
 ) -> None:
     """On MariaDB (SQLite has no connection to lose)."""
-    url = engine.url.render_as_string(hide_password=False)
-    lean = make_engine(url, pool_size=1, **recommended_engine_options(url, dedicated=True))
+    lean = _one_connection_engine(engine)
     service = ReservationService(lambda: SqlAlchemyUnitOfWork(lean), retry_backoff=0.001)
     schedule = service.create_schedule(new_id("s"), capacity=5).id
-    with lean.connect() as connection:  # the pool's only connection, the next booking's
-        connection_id = connection.execute(text("SELECT CONNECTION_ID()")).scalar_one()
-    with engine.connect() as admin:
-        admin.execute(text(f"KILL {int(connection_id)}"))
+    _kill_its_connection(lean, engine)  # the pool's only one, the next booking's
     with pytest.raises(BusinessException) as lost:
         service.create_reservation(schedule, "ann")
     assert (lost.value.code, lost.value.details) == (
@@ -296,18 +310,10 @@ def test_a_group_on_a_lost_connection_is_an_unknown_outcome_and_never_pooled_aga
     engine: Engine, new_id: Callable[[str], str]
 ) -> None:
     """The group's one script or statement is its own commit: lost, its outcome is unknown."""
-    url = engine.url.render_as_string(hide_password=False)
-    lean = make_engine(url, pool_size=1, **recommended_engine_options(url, dedicated=True))
+    lean = _one_connection_engine(engine)
     service = ReservationService(lambda: SqlAlchemyUnitOfWork(lean), retry_backoff=0.001)
     a = service.create_schedule(new_id("a"), 5).id
-    postgres = engine.dialect.name == "postgresql"
-    with lean.connect() as connection:  # the pool's only connection, the group's
-        whoami = "SELECT pg_backend_pid()" if postgres else "SELECT CONNECTION_ID()"
-        victim = int(connection.execute(text(whoami)).scalar_one())
-    with engine.connect() as admin:
-        kill = f"SELECT pg_terminate_backend({victim})" if postgres else f"KILL {victim}"
-        admin.execute(text(kill))
-        admin.commit()
+    _kill_its_connection(lean, engine)  # the pool's only one, the group's
     with SqlAlchemyUnitOfWork(lean) as uow, pytest.raises(BusinessException) as lost:
         uow.add_group_and_commit(_group((a, "ann", 1), (a, "bob", 1)))
     assert (lost.value.code, lost.value.details) == (

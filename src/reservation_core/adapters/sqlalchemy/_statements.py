@@ -482,17 +482,23 @@ def add_group_seats(count: int) -> Update:
     return update(schedules).where(_S.id.in_(ids)).values(reserved=_S.reserved + grows)
 
 
-def group_seats(group: Sequence[Reservation]) -> tuple[Update, dict[str, Any]]:
-    """The statement adding a decided group's seats, and its parameters."""
+def seat_params(group: Sequence[Reservation]) -> dict[str, Any]:
+    """Each schedule's seats a decided group takes: ``s0``, ``q0``, ... in id order."""
     seats: dict[str, int] = {}
     for reservation in group:
         seats[reservation.schedule_id] = (
             seats.get(reservation.schedule_id, 0) + reservation.quantity
         )
     params: dict[str, Any] = {}
-    for n, (schedule_id, quantity) in enumerate(seats.items()):
-        params[f"s{n}"], params[f"q{n}"] = schedule_id, quantity
-    return add_group_seats(len(seats)), params
+    for n, schedule_id in enumerate(sorted(seats)):
+        params[f"s{n}"], params[f"q{n}"] = schedule_id, seats[schedule_id]
+    return params
+
+
+def group_seats(group: Sequence[Reservation]) -> tuple[Update, dict[str, Any]]:
+    """The statement adding a decided group's seats, and its parameters."""
+    params = seat_params(group)
+    return add_group_seats(len(params) // 2), params
 
 
 def decide_group(

@@ -124,19 +124,13 @@ def book_group_in_one_script(
     statement, and the transaction is rolled back before the error is raised.
     """
     first = group[0]
-    seats: dict[str, int] = {}
-    for reservation in group:
-        seats[reservation.schedule_id] = (
-            seats.get(reservation.schedule_id, 0) + reservation.quantity
-        )
-    params: dict[str, object] = {}
-    for n, schedule_id in enumerate(sorted(seats)):
-        params[f"s{n}"], params[f"q{n}"] = schedule_id, seats[schedule_id]
+    params = sql.seat_params(group)
+    schedule_count = len(params) // 2
     params["members"] = json.dumps([[r.id, r.schedule_id, r.user_id, r.quantity] for r in group])
     params["status"] = str(first.status)
     params["type"] = event_type(first.status)
     params["at"] = driver_instant(connection.dialect)(first.created_at)
-    script = _all_fit_script(len(seats), isolated)
+    script = _all_fit_script(schedule_count, isolated)
     try:
         with driver_cursor(connection, script) as cursor:
             cursor.execute(script, params)
@@ -147,7 +141,7 @@ def book_group_in_one_script(
             raise
     else:
         return [True] * len(group)
-    script = _deciding_script(len(seats), isolated)
+    script = _deciding_script(schedule_count, isolated)
     with driver_cursor(connection, script) as cursor:
         cursor.execute(script, params)
         # To the booked ids: past SET TRANSACTION, the lock, two INSERTs and the UPDATE.
