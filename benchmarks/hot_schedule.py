@@ -31,6 +31,12 @@ Contenders:
   concurrency; ``pgbench@best`` at the best of ``--pgbench-sweep`` client counts. pgbench
   is its own process: ``cpu_us`` is its CPU (children's rusage). See ``_pgbench.py``.
 
+``--baseline DIR`` adds the contender ``baseline``: the library of another checkout
+(say ``git worktree add /tmp/base HEAD~1``), imported from ``DIR/src`` in a process of
+its own, interleaved with the others; ``library`` then runs in a process of its own too,
+so that the two meet the same conditions. The summary reports ``library_vs_baseline``.
+The two must share the database schema.
+
 ``--processes N`` runs each client count as N processes (``spawn``) of about
 ``clients / N`` threads each, started together and aggregated: ``clients`` stays the
 total. Each process has its own engine and service (so its own admission gate).
@@ -53,6 +59,7 @@ import dataclasses
 import itertools
 import json
 import multiprocessing
+import os
 import random
 import sqlite3
 import sys
@@ -80,12 +87,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, registry
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# The library under test: this tree's, or in a ``--baseline`` process the baseline's.
+sys.path.insert(
+    0, os.environ.get("HOT_SCHEDULE_SRC") or str(Path(__file__).resolve().parents[1] / "src")
+)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _pgbench import run_pgbench
 from async_contender import drive_async  # after the path: it imports reservation_core
 
+import reservation_core
 from reservation_core import BusinessException, ReservationService
 from reservation_core.adapters.sqlalchemy import (
     SqlAlchemyUnitOfWork,
@@ -96,10 +107,12 @@ from reservation_core.adapters.sqlalchemy import (
 )
 
 CAPACITY = 2**31 - 1
+_BASELINE_SRC = "HOT_SCHEDULE_SRC"  # set for a --baseline process: its source tree
 CONTENDERS = ("library", "raw", "orm")
 #: The ratios the summary reports, when both contenders ran.
 PAIRS = (
     ("library", "raw"),
+    ("library", "baseline"),
     ("library", "orm"),
     ("joined", "raw"),
     ("library", "pgbench"),
@@ -453,11 +466,14 @@ class _ProcessSpec:
     ids: list[str]
     options: dict[str, Any]
     pgbouncer: bool
+    src: str | None = None  # the library's source tree, if not this one's
 
 
 def _process_worker(spec: _ProcessSpec, go: Any, stop: Any, results: Any) -> None:
     """One process of ``--processes``: its threads, reported on ``results``."""
     try:
+        if spec.src is not None and not reservation_core.__file__.startswith(spec.src):
+            raise RuntimeError(f"the baseline was not imported from {spec.src}")
         urls = [make_url(url) for url in spec.urls]
         with contender(spec.name, urls, spec.clients, spec.options, spec.pgbouncer) as client:
             tally = _client_threads(
@@ -479,8 +495,12 @@ def drive_processes(
     ids: list[str],
     options: dict[str, Any],
     pgbouncer: bool,
+    src: str | None = None,
 ) -> Run:
-    """``clients`` spread over ``processes`` processes of threads, started together."""
+    """``clients`` spread over ``processes`` processes of threads, started together.
+
+    ``src``: the processes import the library from that source tree (``--baseline``).
+    """
     context = multiprocessing.get_context("spawn")
     go, stop, results = context.Barrier(processes + 1), context.Event(), context.Queue()
     shares = [clients // processes + (i < clients % processes) for i in range(processes)]
@@ -488,11 +508,14 @@ def drive_processes(
     workers = []
     first = 0
     for share in shares:
-        spec = _ProcessSpec(name, texts, share, first, ids, options, pgbouncer)
+        spec = _ProcessSpec(
+            "library" if src else name, texts, share, first, ids, options, pgbouncer, src
+        )
         first += share
         workers.append(context.Process(target=_process_worker, args=(spec, go, stop, results)))
     for worker in workers:
-        worker.start()
+        with _source_tree(src):
+            worker.start()
     try:
         go.wait(timeout=300)
     except threading.BrokenBarrierError:
@@ -518,6 +541,19 @@ def drive_processes(
         sum(t.cpu_seconds for t in tallies),
         [x for t in tallies for x in t.latencies],
     )
+
+
+@contextlib.contextmanager
+def _source_tree(src: str | None) -> Iterator[None]:
+    """A process spawned meanwhile imports the library from ``src`` (if given)."""
+    if src is None:
+        yield
+        return
+    os.environ[_BASELINE_SRC] = src
+    try:
+        yield
+    finally:
+        del os.environ[_BASELINE_SRC]
 
 
 def pgbench_contender(
@@ -719,12 +755,22 @@ def main(argv: list[str] | None = None) -> int:
         default="1,2,4,8,16",
         help="pgbench@best: the client counts to try; the best is reported",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of another version: adds the contender 'baseline', its library",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)
 
     urls = [make_url(url) for url in args.url.split(",")]
     client_counts = [int(c) for c in args.clients.split(",")]
     names = [n for n in args.contenders.split(",") if n]
+    if args.baseline is not None:
+        if not (args.baseline / "src" / "reservation_core").is_dir():
+            raise SystemExit(f"--baseline: no src/reservation_core in {args.baseline}")
+        names.append("baseline")
     options: dict[str, Any] = {}
     if args.admission is not None:
         options["max_concurrent_per_schedule"] = args.admission or None
@@ -777,7 +823,13 @@ def run_contender(
     if name.startswith("pgbench"):
         sweep = [int(c) for c in args.pgbench_sweep.split(",")]
         return pgbench_contender(name, urls[0], checker, clients, args.seconds, ids, sweep)
-    if args.processes > 1:
+    if name == "baseline":
+        src = str((args.baseline / "src").resolve())
+        return drive_processes(
+            name, urls, args.processes, clients, args.seconds, ids, options, args.pgbouncer, src
+        )
+    if args.processes > 1 or (name == "library" and args.baseline is not None):
+        # Beside a baseline, the library runs in a process of its own as the baseline does.
         return drive_processes(
             name, urls, args.processes, clients, args.seconds, ids, options, args.pgbouncer
         )
@@ -798,6 +850,8 @@ def _table_line(summary: dict[str, Any]) -> str:
             "pgbench@best_tps",
             "pgbench@best_clients",
             "library_vs_raw",
+            "baseline_tps",
+            "library_vs_baseline",
             "library_vs_orm",
             "joined_vs_raw",
             "library-async_tps",
