@@ -2,28 +2,33 @@
 
 Flat combining (private). Each plain booking (no idempotency key, not a hold) joins one
 queue, whatever its schedule. The first to arrive leads: it takes the queue as it is
-(itself first, the others in arrival order, up to ``max_group``), books them in one
-transaction, under one lock of each schedule's row (taken in the order of the schedules'
-ids, as every group takes them, so groups never deadlock one another), hands each member
-its result, then passes the lead to the oldest booking that arrived meanwhile, which does
-the same with its own group. Bookings arriving while a group commits wait for the next
-group instead of for a row lock or a connection, so one durable commit books a whole group:
-a crowd on one hot schedule, or bookings spread over many.
+(itself first, the others in arrival order, up to ``max_group``), passes the lead to the
+oldest booking still waiting, if any, books its group in one transaction, under one lock
+of each schedule's row (taken in the order of the schedules' ids, as every group takes
+them, so groups never deadlock one another), and hands each member its result. Bookings
+arriving while a group is booked wait for the next group instead of for a row lock or a
+connection, so one durable commit books a whole group: a crowd on one hot schedule, or
+bookings spread over many.
 
-A leader alone books the plain way (on PostgreSQL a single statement), still leading, so
-that the bookings arriving meanwhile form the next group. A member the group could not
-book (too few seats, or its user already active there) is booked alone by its own thread,
-the plain way: refused or booked exactly as if it had come by itself. If the group's
-transaction fails before committing, every member is booked alone; if its outcome is
-unknown (the connection was lost during ``COMMIT``), every member gets that error.
+Two groups may be in flight (``max_flights``): a leader books at once if no group is
+under way; if one is, it waits until as many bookings wait with it as that group holds,
+or until a group lands. So two groups of about equal size take turns, one written by the
+database while the other is prepared, read and woken in Python. Where the store takes one
+writer at a time (``one_at_a_time``), one group is booked at a time.
+
+A leader alone books the plain way (on PostgreSQL a single statement). A member the group
+could not book (too few seats, or its user already active there) is booked alone by its
+own thread, the plain way: refused or booked exactly as if it had come by itself. If the
+group's transaction fails before committing, every member is booked alone; if its outcome
+is unknown (the connection was lost during ``COMMIT``), every member gets that error.
 
 The bookkeeping is shared; only the wait differs, as for admission (``_admission.py``):
 a thread blocks on a lock (:meth:`GroupCommit.book`), a task awaits a future
 (:meth:`GroupCommit.book_async`). A task cancelled while it waits in the queue leaves it
 unbooked; one cancelled once its group is under way may still be booked (as a booking
-cancelled during its ``COMMIT``); a cancelled task handed the lead passes it on; a leader
+cancelled during its ``COMMIT``); a cancelled task holding the lead passes it on; a leader
 cancelled while its group is booked waits for the group (its members' answers depend on
-it), then passes the lead on.
+it) before raising.
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from reservation_core._admission import ThreadTurn, _TaskTurn
 from reservation_core.domain import Reservation
 from reservation_core.errors import BusinessException, ErrorCode
 
 Results = list[Reservation | None]
+T = TypeVar("T", ThreadTurn, _TaskTurn)
 
 
 class Member:
@@ -60,19 +67,26 @@ class Member:
 
 
 class GroupCommit:
-    """One queue of waiting bookings, served a group at a time."""
+    """One queue of waiting bookings, served a group at a time, two groups in flight."""
 
-    def __init__(self, max_group: int = 100, max_rounds: int = 8) -> None:
+    def __init__(self, max_group: int = 100, max_flights: int = 2) -> None:
         self._max_group = max_group
-        self._max_rounds = max_rounds
+        self._max_flights = max_flights
         self._lock = threading.Lock()
         self._queue: deque[Member] = deque()
         self._leading = False
-        self._rounds = 0  # the groups the current leader has served in a row
+        self._flights = 0  # groups being booked
+        self._flying = 0  # their members
+        self._gated: Member | None = None  # the leader, waiting for its turn to book
+
+    def one_at_a_time(self) -> None:
+        """Book one group at a time: the database takes one writer at a time anyway."""
+        self._max_flights = 1
 
     def queued(self) -> int:
-        """How many bookings wait for a group (for tests)."""
-        return len(self._queue)
+        """How many bookings wait for a group, its leader included (for tests)."""
+        with self._lock:
+            return len(self._queue) + (self._gated is not None)
 
     def book(
         self,
@@ -86,16 +100,15 @@ class GroupCommit:
         one transaction, ``None`` for each member it did not book.
         """
         if not self._join(member, ThreadTurn):
-            turn = member._turn
-            assert isinstance(turn, ThreadTurn)  # noqa: S101 - made by _join
-            turn.wait()
-        if member.lead:
-            group: list[Member] | None = self._first_group(member)
-            while group is not None:
-                try:
-                    self._serve(group, alone if group[0] is member else None, together)
-                finally:
-                    group = self._after_round(group, member)
+            _turn(member, ThreadTurn).wait()
+        if not member.lead:
+            return _answer(member)
+        while (group := self._take_off(member, ThreadTurn)) is None:
+            _turn(member, ThreadTurn).wait()
+        try:
+            self._serve(group, alone, together)
+        finally:
+            self._land(group)
         return _answer(member)
 
     async def book_async(
@@ -108,32 +121,25 @@ class GroupCommit:
 
         A leader alone books as any lone booking does, cancellable. A group under way is
         not cancelled with its leader's task: the leader waits for it (its members' answers
-        depend on it), passes the lead on, then raises ``CancelledError``.
+        depend on it), then raises ``CancelledError``.
         """
         if not self._join(member, _TaskTurn):
-            turn = member._turn
-            assert isinstance(turn, _TaskTurn)  # noqa: S101 - made by _join
-            try:
-                await turn.wait()
-            except asyncio.CancelledError:
-                self._leave(member)
-                raise
-        if member.lead:
-            cancelled = False
-            group: list[Member] | None = self._first_group(member)
-            while group is not None:
-                try:
-                    if len(group) == 1 and group[0] is member:
-                        await _settled(group, alone())
-                    else:
-                        booking = asyncio.ensure_future(
-                            _settled(group, together(group), grouped=True)
-                        )
-                        cancelled = await _unless_cancelled(booking) or cancelled
-                finally:
-                    group = self._after_round(group, member, stop=cancelled)
-            if cancelled:
-                raise asyncio.CancelledError
+            await self._wait(member)
+        if not member.lead:
+            return _answer(member)
+        while (group := self._take_off(member, _TaskTurn)) is None:
+            await self._wait(member)
+        cancelled = False
+        try:
+            if len(group) == 1:
+                await _settled(group, alone())
+            else:
+                booking = asyncio.ensure_future(_settled(group, together(group), grouped=True))
+                cancelled = await _unless_cancelled(booking)
+        finally:
+            self._land(group)
+        if cancelled:
+            raise asyncio.CancelledError
         return _answer(member)
 
     # -- the bookkeeping, shared -----------------------------------------------------------
@@ -146,16 +152,29 @@ class GroupCommit:
                 return True
             member._turn = turn()
             self._queue.append(member)
-            return False
+            gated = self._ungate()
+        if gated is not None:
+            gated.wake()
+        return False
+
+    async def _wait(self, member: Member) -> None:
+        """A task's wait for its turn; cancelled, it leaves the queue or passes the lead on."""
+        try:
+            await _turn(member, _TaskTurn).wait()
+        except asyncio.CancelledError:
+            self._leave(member)
+            raise
 
     def _leave(self, member: Member) -> None:
-        """A queued task was cancelled: out of the queue, or the lead it was handed passed on.
+        """A waiting task was cancelled: out of the queue, or the lead it holds passed on.
 
         Taken into a group already, it stays there: the group may book it.
         """
         with self._lock:
             if member.lead:
                 member.lead = False
+                if self._gated is member:
+                    self._gated = None
                 successor = self._pass_lead()
             else:
                 if member in self._queue:
@@ -173,35 +192,53 @@ class GroupCommit:
         self._leading = False
         return None
 
-    def _first_group(self, leader: Member) -> list[Member]:
-        with self._lock:
-            return [leader, *self._take(self._max_group - 1)]
+    def _clear(self) -> bool:
+        """Whether the leader may book its group now: under the lock.
 
-    def _after_round(
-        self, group: list[Member], leader: Member, *, stop: bool = False
-    ) -> list[Member] | None:
-        """Wake the group's members; the next group while two or more wait, else hand off.
-
-        ``stop``: hand off now (the leader's task was cancelled).
-
-        Serving a few groups in a row spares the hand-off to another thread (a wake-up that
-        waits for the GIL) between groups; after ``max_rounds`` the lead passes on anyway,
-        so that the leader's own caller gets its answer.
+        With no group in flight, at once; with one, once as many wait as that group holds
+        (so that two groups of about equal size take turns: one is booked while the other
+        gathers); with ``max_flights``, once one lands.
         """
+        if self._flights == 0:
+            return True
+        if self._flights >= self._max_flights:
+            return False
+        return len(self._queue) + 1 >= min(self._flying, self._max_group)
+
+    def _ungate(self) -> Member | None:
+        """The waiting leader, if it may book now (woken by the caller): under the lock."""
+        gated = self._gated
+        if gated is None or not self._clear():
+            return None
+        self._gated = None
+        return gated
+
+    def _take_off(self, leader: Member, turn: type[ThreadTurn | _TaskTurn]) -> list[Member] | None:
+        """The leader's group, the lead passed on; or ``None``: wait for the turn, ask again."""
         with self._lock:
-            self._rounds = 1 if group[0] is leader else self._rounds + 1
-            following = None
-            successor = None
-            if not stop and len(self._queue) >= 2 and self._rounds < self._max_rounds:
-                following = self._take(self._max_group)
-            else:
-                successor = self._pass_lead()
-        for member in group:
-            if member is not leader:
-                member.wake()
+            if not self._clear():
+                leader._turn = turn()
+                self._gated = leader
+                return None
+            group = [leader, *self._take(self._max_group - 1)]
+            self._flights += 1
+            self._flying += len(group)
+            leader.lead = False
+            successor = self._pass_lead()
         if successor is not None:
             successor.wake()
-        return following
+        return group
+
+    def _land(self, group: list[Member]) -> None:
+        """The group is booked: wake its members, and the leader waiting for the turn."""
+        with self._lock:
+            self._flights -= 1
+            self._flying -= len(group)
+            gated = self._ungate()
+        for member in group[1:]:
+            member.wake()
+        if gated is not None:
+            gated.wake()
 
     def _take(self, count: int) -> list[Member]:
         queue = self._queue
@@ -210,7 +247,7 @@ class GroupCommit:
     def _serve(
         self,
         group: list[Member],
-        alone: Callable[[], Reservation] | None,
+        alone: Callable[[], Reservation],
         together: Callable[[list[Member]], Results],
     ) -> None:
         """Set each member's result (``None``: it books alone) or error.
@@ -219,14 +256,20 @@ class GroupCommit:
         thread, once every member has its answer.
         """
         try:
-            if len(group) == 1 and alone is not None:
+            if len(group) == 1:
                 group[0].result = alone()
             else:
                 _done(group, together(group))
         except BaseException as error:
-            _failed(group, error, grouped=alone is None or len(group) > 1)
-            if not isinstance(error, Exception) and (alone is None or len(group) > 1):
+            _failed(group, error, grouped=len(group) > 1)
+            if not isinstance(error, Exception) and len(group) > 1:
                 raise
+
+
+def _turn(member: Member, kind: type[T]) -> T:
+    turn = member._turn
+    assert isinstance(turn, kind)  # noqa: S101 - made with that kind
+    return turn
 
 
 async def _unless_cancelled(booking: asyncio.Future[None]) -> bool:

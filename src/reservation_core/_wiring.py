@@ -64,8 +64,10 @@ class Wiring:
         """Note whether a unit of work from the factory is one of its own; return it."""
         if not uow.retryable:
             self._groups = None  # inside the host's transaction: never group commit
-        elif self._groups is not None:
+        elif self._groups is not None and not self._own_units:
             self._own_units = True
+            if getattr(uow, "_one_writer", False):  # SQLite, the in-memory store: one writer
+                self._groups.one_at_a_time()
         return uow
 
     @staticmethod

@@ -327,6 +327,8 @@ class InMemoryUnitOfWork(AbstractUnitOfWork):
         {}
     """
 
+    _one_writer = True  # the store's lock: group commit books one group at a time
+
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self._journal = _Journal()
@@ -372,6 +374,8 @@ class AsyncInMemoryUnitOfWork(AbstractAsyncUnitOfWork):
         >>> asyncio.run(service.create_schedule("s1", capacity=3)).remaining
         3
     """
+
+    _one_writer = True  # the store's lock: group commit books one group at a time
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store

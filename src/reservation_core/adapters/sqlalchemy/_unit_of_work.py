@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from reservation_core.domain import Reservation
 from reservation_core.ports import AbstractUnitOfWork
 
+from ._dialects._base import DialectRules
 from ._repositories import SqlEvents, SqlIdempotencyKeys, SqlReservations, SqlSchedules
 from ._runner import Runner
 
@@ -19,6 +20,7 @@ class RunnerUnitOfWork(AbstractUnitOfWork):
     """A unit of work whose repositories run the prebuilt statements on one runner."""
 
     _runner: Runner
+    _rules: DialectRules
     schedules: SqlSchedules
     reservations: SqlReservations
     idempotency_keys: SqlIdempotencyKeys
@@ -30,6 +32,11 @@ class RunnerUnitOfWork(AbstractUnitOfWork):
         if any(booked):
             self.commit()
         return booked
+
+    @property
+    def _one_writer(self) -> bool:
+        """Whether the database writes one transaction at a time (read by group commit)."""
+        return self._rules.one_writer
 
     def _use(self, runner: Runner) -> None:
         """Run the repositories on ``runner`` from now on."""

@@ -72,6 +72,11 @@ class AsyncSqlAlchemyUnitOfWork(AbstractAsyncUnitOfWork):
         self._rules = rules_for(dialect)
         self.retryable = isinstance(bind, AsyncEngine)
 
+    @property
+    def _one_writer(self) -> bool:
+        """Whether the database writes one transaction at a time (read by group commit)."""
+        return self._rules.one_writer
+
     async def run(self, use_case: Callable[[AbstractUnitOfWork], T]) -> T:
         """Run ``use_case`` over the sync unit of work, on this one's connection."""
         bind = self._bind

@@ -33,6 +33,9 @@ class DialectRules:
     isolation_level: ClassVar[str | None] = "READ COMMITTED"
     #: The server's error codes (SQLSTATE, errno or result code) and what they mean.
     troubles: ClassVar[Mapping[object, Trouble]] = MappingProxyType({})
+    #: Whether the database takes one writing transaction at a time (the others wait for
+    #: it): group commit then books one group at a time instead of two at once.
+    one_writer: ClassVar[bool] = False
 
     def connect(self, engine: Engine) -> Connection:
         """Check out a connection set up for a unit of work."""

@@ -31,6 +31,7 @@ class SQLiteRules(DialectRules):
     dialect = "sqlite"
     driver = "pysqlite"
     isolation_level = None
+    one_writer = True  # a second writer sleeps on the busy timeout until the first commits
     troubles: ClassVar[Mapping[object, Trouble]] = MappingProxyType(
         {
             1555: Trouble.DUPLICATE,  # SQLITE_CONSTRAINT_PRIMARYKEY
