@@ -62,6 +62,8 @@ class Observer:
             if not isinstance(hook, Hooks):
                 raise TypeError(f"hooks must be Hooks instances, not {type(hook).__name__}")
         self._hooks = tuple(listed)
+        #: No hooks: a call only names its operation (``current_operation``).
+        self.silent = not self._hooks
 
     @contextlib.contextmanager
     def observing(self, operation: str) -> Iterator[None]:
@@ -117,7 +119,14 @@ def observed(method: F) -> F:
 
     @functools.wraps(method)
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with self._observer.observing(operation):
+        observer = self._observer
+        if observer.silent:  # no hooks: only the operation's name, without a generator
+            token = current_operation.set(operation)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                current_operation.reset(token)
+        with observer.observing(operation):
             return method(self, *args, **kwargs)
 
     return cast(F, call)

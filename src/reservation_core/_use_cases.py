@@ -427,7 +427,6 @@ class UseCases:
         uid = check_id("user_id", user_id)
         seats = check_count("quantity", quantity, minimum=1)
         key = check_optional_id("idempotency_key", idempotency_key)
-        fingerprint = _fingerprint(sid, seats, hold=hold_for is not None)
 
         def attempt(uow: AbstractUnitOfWork, last: bool) -> Reservation | None:
             now = self._now()
@@ -444,6 +443,7 @@ class UseCases:
                 else check_instant_after("hold_for", now, hold_for),
             )
             if key is not None:
+                fingerprint = _fingerprint(sid, seats, hold=hold_for is not None)
                 record = IdempotencyRecord(uid, key, fingerprint, reservation.id, now)
                 replayed = self._replay_or_store(uow, record, sid)
                 if replayed is not None:
