@@ -56,7 +56,9 @@ class ReservationService(Wiring):
             them books the group in one transaction and one commit, under one lock of each
             schedule's row, each caller getting its own result exactly as if it had come
             alone (in arrival order; a booking the group cannot take is booked by itself).
-            Never inside the host's transaction. ``False`` books each call in a
+            Two groups may be under way at once, one written while the next gathers
+            (one at a time on SQLite and the in-memory store, which take one writer at a
+            time). Never inside the host's transaction. ``False`` books each call in a
             transaction of its own.
         hooks: :class:`~reservation_core.instrumentation.Hooks` told of every call, retry
             and outcome (metrics, traces; see docs/operations.md), one or a sequence.
