@@ -230,14 +230,23 @@ class GroupCommit:
         return group
 
     def _land(self, group: list[Member]) -> None:
-        """The group is booked: wake its members, and the leader waiting for the turn."""
+        """The group is booked: wake its members, and the leader waiting for the turn.
+
+        With two groups in flight the waiting leader is woken first: its group goes at
+        once, and the members coming back gather the next one meanwhile. With one, the
+        members are woken first: nothing overlaps, so the leader's group may as well
+        take those that are back by then.
+        """
         with self._lock:
             self._flights -= 1
             self._flying -= len(group)
             gated = self._ungate()
+        overlap = self._max_flights > 1
+        if gated is not None and overlap:
+            gated.wake()
         for member in group[1:]:
             member.wake()
-        if gated is not None:
+        if gated is not None and not overlap:
             gated.wake()
 
     def _take(self, count: int) -> list[Member]:
