@@ -41,8 +41,10 @@ The two must share the database schema.
 ``clients / N`` threads each, started together and aggregated: ``clients`` stays the
 total. Each process has its own engine and service (so its own admission gate).
 
-After each run the invariant ``reserved == sum(quantity of CONFIRMED)`` is checked on
-every schedule the run used. ``cpu_us`` is this process's CPU time per reservation.
+Every run starts on empty tables (``--keep-tables``: they grow through the whole
+benchmark instead, so that later runs may meet a buffer pool too small for them). After
+each run the invariant ``reserved == sum(quantity of CONFIRMED)`` is checked on every
+schedule the run used. ``cpu_us`` is this process's CPU time per reservation.
 
 Several comma-separated URLs are the nodes of one cluster (MariaDB Galera): client ``i``
 uses node ``i % len(urls)``, through an engine (and, for the library, a service) per node.
@@ -646,11 +648,16 @@ def setup_schema(url: URL, pgbouncer: bool) -> Engine:
     if url.get_backend_name() == "sqlite":
         with engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+    empty_tables(engine)
+    return engine
+
+
+def empty_tables(engine: Engine) -> None:
+    """The library's tables and the host's, made anew: every run starts on empty tables."""
     metadata.drop_all(engine)
     metadata.create_all(engine)
     host_metadata.drop_all(engine)
     host_metadata.create_all(engine)
-    return engine
 
 
 def _sqlite_begin_immediate(engine: Engine) -> None:
@@ -761,6 +768,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="a checkout of another version: adds the contender 'baseline', its library",
     )
+    parser.add_argument(
+        "--keep-tables",
+        action="store_true",
+        help="do not empty the tables before each run (they grow through the whole run)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)
 
@@ -788,6 +800,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs: dict[str, list[Run]] = {name: [] for name in active}
                 for _round in range(args.rounds):
                     for name in active:
+                        if not args.keep_tables:
+                            empty_tables(checker)
                         count = 1 if workload == "hot" else args.schedules
                         ids = fresh_schedules(checker, f"{workload}{next(serial)}", count)
                         run = run_contender(name, urls, clients, ids, options, args, checker)
