@@ -54,11 +54,17 @@ class Wiring:
         # and stops for good if it gives one inside a host's transaction.
         self._own_units = False
 
-    def _grouping(self, member: tuple[str, int] | None, booking: str | None) -> Member | None:
-        """The step's place in a group, or ``None``: it runs alone."""
-        if self._groups is None or member is None or booking is None or not self._own_units:
+    def _grouping(
+        self, member: tuple[str, int] | None, booking: str | None
+    ) -> tuple[GroupCommit, Member] | None:
+        """The groups and the step's place in them, or ``None``: it runs alone.
+
+        ``_groups`` is read once: another thread may switch grouping off meanwhile.
+        """
+        groups = self._groups
+        if groups is None or member is None or booking is None or not self._own_units:
             return None
-        return Member(booking, *member)
+        return groups, Member(booking, *member)
 
     def _seen(self, uow: U) -> U:
         """Note whether a unit of work from the factory is one of its own; return it."""

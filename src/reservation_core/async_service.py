@@ -237,10 +237,11 @@ class AsyncReservationService(Wiring):
 
     async def _run(self, step: Step) -> Any:
         """Run ``step``: with a group of bookings where it can be, else by itself."""
-        member = self._grouping(step.member, step.booking)
-        if member is None or self._groups is None:
+        grouped = self._grouping(step.member, step.booking)
+        if grouped is None:
             return await self._run_alone(step)
-        booked = await self._groups.book_async(
+        groups, member = grouped
+        booked = await groups.book_async(
             member, lambda: self._run_alone(step), self._run_group
         )
         return booked if booked is not None else await self._run_alone(step)

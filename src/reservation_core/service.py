@@ -373,10 +373,11 @@ class ReservationService(Wiring):
 
     def _run(self, step: Step) -> Any:
         """Run ``step``: with a group of bookings where it can be, else by itself."""
-        member = self._grouping(step.member, step.booking)
-        if member is None or self._groups is None:
+        grouped = self._grouping(step.member, step.booking)
+        if grouped is None:
             return self._run_alone(step)
-        booked = self._groups.book(member, lambda: self._run_alone(step), self._run_group)
+        groups, member = grouped
+        booked = groups.book(member, lambda: self._run_alone(step), self._run_group)
         return booked if booked is not None else self._run_alone(step)
 
     def _run_group(self, group: list[Member]) -> list[Reservation | None]:
