@@ -241,9 +241,7 @@ class AsyncReservationService(Wiring):
         if grouped is None:
             return await self._run_alone(step)
         groups, member = grouped
-        booked = await groups.book_async(
-            member, lambda: self._run_alone(step), self._run_group
-        )
+        booked = await groups.book_async(member, lambda: self._run_alone(step), self._run_group)
         return booked if booked is not None else await self._run_alone(step)
 
     async def _run_group(self, group: list[Member]) -> list[Reservation | None]:
