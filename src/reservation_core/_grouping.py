@@ -62,12 +62,12 @@ class Member:
         self._turn: ThreadTurn | _TaskTurn | None = None  # made when it queues
 
     def wake(self) -> None:
-        assert self._turn is not None  # noqa: S101 - only a queued member is woken
+        assert self._turn is not None  # noqa: S101 - only a waiting member is woken
         self._turn.grant()
 
 
 class GroupCommit:
-    """One queue of waiting bookings, served a group at a time, two groups in flight."""
+    """One queue of waiting bookings, taken a group at a time; two groups may be in flight."""
 
     def __init__(self, max_group: int = 100, max_flights: int = 2) -> None:
         self._max_group = max_group
@@ -241,13 +241,11 @@ class GroupCommit:
             self._flights -= 1
             self._flying -= len(group)
             gated = self._ungate()
-        overlap = self._max_flights > 1
-        if gated is not None and overlap:
-            gated.wake()
-        for member in group[1:]:
+        woken = group[1:]
+        if gated is not None:
+            woken = [gated, *woken] if self._max_flights > 1 else [*woken, gated]
+        for member in woken:
             member.wake()
-        if gated is not None and not overlap:
-            gated.wake()
 
     def _take(self, count: int) -> list[Member]:
         queue = self._queue
