@@ -12,6 +12,7 @@ Examples:
     2
 """
 
+from reservation_core._version import __version__
 from reservation_core.async_service import AsyncReservationService
 from reservation_core.domain import (
     Reservation,
@@ -22,8 +23,6 @@ from reservation_core.domain import (
 )
 from reservation_core.errors import HTTP_STATUS, BusinessException, ErrorCode
 from reservation_core.service import ReservationService
-
-__version__ = "0.2.0"
 
 __all__ = [
     "HTTP_STATUS",

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from reservation_core._async_retry import AsyncUnitOfWorkFactory, run_in_async_unit_of_work
-from reservation_core._grouping import Member
-from reservation_core._observing import observed_async
+from reservation_core._running.async_retry import AsyncUnitOfWorkFactory, run_in_async_unit_of_work
+from reservation_core._running.grouping import Member
+from reservation_core._running.observing import observed_async
+from reservation_core._running.service_base import ServiceBase
 from reservation_core._use_cases import DEFAULT_HOLD, Plan, Step, utc_now
-from reservation_core._wiring import Wiring
 from reservation_core.domain import (
     Action,
     Reservation,
@@ -29,7 +29,7 @@ __all__ = ["AsyncReservationService"]
 T = TypeVar("T")
 
 
-class AsyncReservationService(Wiring):
+class AsyncReservationService(ServiceBase):
     """:class:`~reservation_core.ReservationService` for asyncio: every method awaited.
 
     The same methods, arguments, results, errors, guarantees and options; the use cases

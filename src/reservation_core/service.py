@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from reservation_core._grouping import Member
-from reservation_core._observing import observed
-from reservation_core._retry import run_in_unit_of_work
+from reservation_core._running.grouping import Member
+from reservation_core._running.observing import observed
+from reservation_core._running.retry import run_in_unit_of_work
+from reservation_core._running.service_base import ServiceBase
 from reservation_core._use_cases import DEFAULT_HOLD, Plan, Step, utc_now
-from reservation_core._wiring import Wiring
 from reservation_core.domain import (
     Action,
     Reservation,
@@ -30,7 +30,7 @@ T = TypeVar("T")
 UnitOfWorkFactory = Callable[[], AbstractUnitOfWork]
 
 
-class ReservationService(Wiring):
+class ReservationService(ServiceBase):
     """The reservation use cases over a unit of work; one instance serves all threads.
 
     Args:

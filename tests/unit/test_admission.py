@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from reservation_core import ReservationService
-from reservation_core._admission import Admission
+from reservation_core._running.admission import Admission
 from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from reservation_core.testing._blocking import run
 

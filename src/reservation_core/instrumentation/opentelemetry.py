@@ -30,7 +30,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-from reservation_core import __version__
+from reservation_core._version import __version__
 from reservation_core.instrumentation import Hooks, Outcome, RetryEvent
 
 __all__ = ["OpenTelemetryHooks"]

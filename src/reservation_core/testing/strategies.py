@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from hypothesis import strategies as st
 
-from reservation_core._validation import MAX_COUNT, MAX_ID_LENGTH
+from reservation_core.domain._validation import MAX_COUNT, MAX_ID_LENGTH
 
 __all__ = [
     "MAX_COUNT",

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
 
-from reservation_core._retry import RetryPolicy, run_in_unit_of_work
+from reservation_core._running.retry import RetryPolicy, run_in_unit_of_work
 from reservation_core.domain import ReservationStatus
 
 from ._unit_of_work import RunnerUnitOfWork

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from reservation_core._retry import current_operation
+from reservation_core._running.observing import current_operation
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.ports import ConnectionLost, TransientConflict
 

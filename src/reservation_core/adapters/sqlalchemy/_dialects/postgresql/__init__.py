@@ -20,7 +20,7 @@ from reservation_core.adapters.sqlalchemy._scaleout import (
 )
 from reservation_core.domain import Reservation
 
-from ._base import DialectRules
+from .._base import DialectRules
 
 
 class PostgreSQLRules(DialectRules):

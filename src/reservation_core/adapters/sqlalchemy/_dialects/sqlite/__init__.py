@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from reservation_core.adapters.sqlalchemy._errors import Trouble
 from reservation_core.domain import Reservation
 
-from ._base import DialectRules, driver_booking, driver_cursor
+from .._base import DialectRules, driver_booking, driver_cursor
 
 _SAVED = "_reservation_core_isolation_level"
 

@@ -39,12 +39,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from reservation_core._admission import ThreadTurn, _TaskTurn
+from reservation_core._running.admission import TaskTurn, ThreadTurn
 from reservation_core.domain import Reservation
 from reservation_core.errors import BusinessException, ErrorCode
 
 Results = list[Reservation | None]
-T = TypeVar("T", ThreadTurn, _TaskTurn)
+T = TypeVar("T", ThreadTurn, TaskTurn)
 
 
 class Member:
@@ -59,7 +59,7 @@ class Member:
         self.result: Reservation | None = None  # None when done: book it alone
         self.error: BaseException | None = None
         self.lead = False
-        self._turn: ThreadTurn | _TaskTurn | None = None  # made when it queues
+        self._turn: ThreadTurn | TaskTurn | None = None  # made when it queues
 
     def wake(self) -> None:
         assert self._turn is not None  # noqa: S101 - only a waiting member is woken
@@ -123,11 +123,11 @@ class GroupCommit:
         not cancelled with its leader's task: the leader waits for it (its members' answers
         depend on it), then raises ``CancelledError``.
         """
-        if not self._join(member, _TaskTurn):
+        if not self._join(member, TaskTurn):
             await self._wait(member)
         if not member.lead:
             return _answer(member)
-        while (group := self._take_off(member, _TaskTurn)) is None:
+        while (group := self._take_off(member, TaskTurn)) is None:
             await self._wait(member)
         cancelled = False
         try:
@@ -144,7 +144,7 @@ class GroupCommit:
 
     # -- the bookkeeping, shared -----------------------------------------------------------
 
-    def _join(self, member: Member, turn: type[ThreadTurn | _TaskTurn]) -> bool:
+    def _join(self, member: Member, turn: type[ThreadTurn | TaskTurn]) -> bool:
         """Lead (``True``) if nobody does, else queue with a turn to wait on."""
         with self._lock:
             if not self._leading:
@@ -160,7 +160,7 @@ class GroupCommit:
     async def _wait(self, member: Member) -> None:
         """A task's wait for its turn; cancelled, it leaves the queue or passes the lead on."""
         try:
-            await _turn(member, _TaskTurn).wait()
+            await _turn(member, TaskTurn).wait()
         except asyncio.CancelledError:
             self._leave(member)
             raise
@@ -213,7 +213,7 @@ class GroupCommit:
         self._gated = None
         return gated
 
-    def _take_off(self, leader: Member, turn: type[ThreadTurn | _TaskTurn]) -> list[Member] | None:
+    def _take_off(self, leader: Member, turn: type[ThreadTurn | TaskTurn]) -> list[Member] | None:
         """The leader's group, the lead passed on; or ``None``: wait for the turn, ask again."""
         with self._lock:
             if not self._clear():

@@ -1,4 +1,4 @@
-"""Keyset pagination for ``list_reservations``: the opaque cursor and its checks (private).
+"""Keyset pagination for ``list_reservations``: the opaque cursor (private).
 
 A cursor is the ``(created_at, id)`` of the last reservation of a page, as URL-safe base64
 of a small JSON array. Opaque to callers: only its round trip is promised.
@@ -11,8 +11,8 @@ import binascii
 import json
 from datetime import UTC, datetime
 
-from reservation_core._validation import invalid
-from reservation_core.domain import Reservation, ReservationStatus
+from reservation_core.domain import Reservation
+from reservation_core.domain._validation import invalid
 from reservation_core.errors import BusinessException
 
 MAX_PAGE_SIZE = 1000
@@ -47,19 +47,6 @@ def decode_cursor(cursor: object) -> tuple[datetime, str] | None:
     ):
         raise _bad_cursor(cursor)
     return moment.astimezone(UTC), reservation_id
-
-
-def check_status(status: object) -> ReservationStatus | None:
-    """``status`` as a :class:`ReservationStatus` (its name works too), or ``None``."""
-    if status is None:
-        return None
-    if isinstance(status, str):
-        try:
-            return ReservationStatus(status)
-        except ValueError:
-            pass
-    shown = status if isinstance(status, str) else type(status).__name__
-    raise invalid("status", "must be a ReservationStatus", shown)
 
 
 def _bad_cursor(cursor: object) -> BusinessException:

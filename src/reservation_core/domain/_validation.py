@@ -1,4 +1,4 @@
-"""Argument checks shared by the service's use cases (private)."""
+"""Argument checks of everything the service takes: the contract's limits (private)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reservation_core.domain._values import ReservationStatus
 from reservation_core.errors import BusinessException, ErrorCode
 
 MAX_ID_LENGTH = 64
@@ -204,3 +205,16 @@ def check_instant_after(field: str, now: datetime, duration: timedelta) -> datet
 def invalid(field: str, reason: str, value: Any) -> BusinessException:
     """``VALIDATION_ERROR`` naming ``field``, for checks made elsewhere."""
     return _invalid(field, reason, value)
+
+
+def check_status(status: object) -> ReservationStatus | None:
+    """``status`` as a :class:`ReservationStatus` (its name works too), or ``None``."""
+    if status is None:
+        return None
+    if isinstance(status, str):
+        try:
+            return ReservationStatus(status)
+        except ValueError:
+            pass
+    shown = status if isinstance(status, str) else type(status).__name__
+    raise invalid("status", "must be a ReservationStatus", shown)

@@ -48,7 +48,9 @@ class ThreadTurn:
         self._lock.acquire()
 
 
-class _TaskTurn:
+class TaskTurn:
+    """A task's wait for a place: :meth:`grant` (from any thread or loop) ends :meth:`wait`."""
+
     __slots__ = ("_future", "_loop")
 
     def __init__(self) -> None:
@@ -109,7 +111,7 @@ class Admission:
     async def admitted_async(self, key: str) -> AsyncIterator[None]:
         """:meth:`admitted` for a task: waiting awaits, it never blocks the event loop."""
         if self._enter(key, None) is not None:
-            turn = _TaskTurn()
+            turn = TaskTurn()
             gate = self._enter(key, turn)
             if gate is not None:
                 try:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
-from reservation_core._retry import RETRIED, RetryPolicy
+from reservation_core._running.retry import RETRIED, RetryPolicy
 from reservation_core.ports import AbstractAsyncUnitOfWork, AbstractUnitOfWork
 
 T = TypeVar("T")

@@ -2,14 +2,13 @@
 
 What to do after a failed attempt (give up, or wait how long) is decided once, in
 :class:`RetryPolicy`, free of I/O; :func:`run_in_unit_of_work` and
-:func:`reservation_core._async_retry.run_in_async_unit_of_work` are the thin loops that
+:func:`reservation_core._running.async_retry.run_in_async_unit_of_work` are the thin loops that
 sleep the way their world sleeps.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import random
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import NoReturn, TypeVar
 
+from reservation_core._running.observing import current_operation
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.ports import AbstractUnitOfWork, ConnectionLost, TransientConflict
 
@@ -24,10 +24,6 @@ T = TypeVar("T")
 
 _log = logging.getLogger("reservation_core.retry")
 
-#: The service method running in this thread or task, for log records and hooks.
-current_operation: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "reservation_core_operation", default="unknown"
-)
 U = TypeVar("U", bound=AbstractUnitOfWork)
 #: What a fresh attempt may get past: the errors :class:`RetryPolicy` decides about.
 RETRIED = (TransientConflict, ConnectionLost)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import time
@@ -12,7 +13,6 @@ from contextlib import AbstractContextManager, ExitStack
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
-from reservation_core._retry import current_operation
 from reservation_core.errors import BusinessException
 from reservation_core.instrumentation import Hooks, Outcome, RetryEvent
 
@@ -21,6 +21,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 A = TypeVar("A", bound=Callable[..., Coroutine[Any, Any, Any]])
 
 _log = logging.getLogger("reservation_core.instrumentation")
+
+#: The service method running in this thread or task, for log records and hooks.
+current_operation: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "reservation_core_operation", default="unknown"
+)
 
 
 class _Guarded:

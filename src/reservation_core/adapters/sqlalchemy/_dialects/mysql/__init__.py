@@ -21,8 +21,8 @@ from reservation_core.adapters.sqlalchemy._scaleout import GALERA, causal_reads_
 from reservation_core.adapters.sqlalchemy.tables import reservations
 from reservation_core.domain import Reservation
 
-from ._base import DialectRules, driver_booking, driver_cursor, driver_instant
-from ._mysql_group import SINCE, book_group_in_one_script
+from .._base import DialectRules, driver_booking, driver_cursor, driver_instant
+from ._group import SINCE, book_group_in_one_script
 
 _READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 #: ``CLIENT_MULTI_STATEMENTS``: the connection accepts several statements in one query.
@@ -145,7 +145,7 @@ class MySQLRules(DialectRules):
     ) -> list[bool] | None:
         """One script on a MariaDB connection that takes one; on a Galera node, no group.
 
-        See ``_mysql_group``: one round trip decides, books and commits the group.
+        See ``_group``: one round trip decides, books and commits the group.
         Elsewhere (MySQL, MariaDB before 10.6, a connection made without
         ``CLIENT_MULTI_STATEMENTS``) ``None``: the caller books the group statement by
         statement.

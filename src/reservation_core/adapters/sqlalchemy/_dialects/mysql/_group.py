@@ -31,7 +31,7 @@ from reservation_core.adapters.sqlalchemy._errors import Trouble
 from reservation_core.adapters.sqlalchemy.tables import events, reservations, schedules
 from reservation_core.domain import Reservation, event_type
 
-from ._base import DialectRules, driver_cursor, driver_instant
+from .._base import DialectRules, driver_cursor, driver_instant
 
 _READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 #: MariaDB 10.6 brought ``JSON_TABLE``.

@@ -6,19 +6,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from reservation_core._admission import Admission
-from reservation_core._grouping import GroupCommit, Member
-from reservation_core._observing import Observer
-from reservation_core._retry import RetryPolicy
+from reservation_core._running.admission import Admission
+from reservation_core._running.grouping import GroupCommit, Member
+from reservation_core._running.observing import Observer
+from reservation_core._running.retry import RetryPolicy
 from reservation_core._use_cases import UseCases
-from reservation_core._validation import check_service_options
+from reservation_core.domain._validation import check_service_options
 from reservation_core.instrumentation import Hooks
 from reservation_core.ports import AbstractAsyncUnitOfWork, AbstractUnitOfWork
 
 U = TypeVar("U", AbstractUnitOfWork, AbstractAsyncUnitOfWork | AbstractUnitOfWork)
 
 
-class Wiring:
+class ServiceBase:
     """The options of a service, checked, and the parts built from them."""
 
     def __init__(

@@ -1,0 +1,32 @@
+"""The use cases, written once, free of how they are awaited (private).
+
+Each public operation of the services is a *plan*: a generator that checks the arguments,
+then yields :class:`Step` s — a function of a unit of work, run in one transaction and
+retried as a whole — and receives each step's result. Every use case but one is a single
+step; ``release_expired_holds`` is one step per schedule. The plans do no I/O themselves:
+:class:`~reservation_core.ReservationService` runs each step in a unit of work in the
+calling thread, :class:`~reservation_core.AsyncReservationService` awaits it. The steps
+call the repositories synchronously; an asynchronous unit of work runs them without
+blocking its event loop (the SQLAlchemy adapter through SQLAlchemy's own greenlet bridge,
+``AsyncConnection.run_sync``), so the repositories and their statements exist once too.
+
+One module per subject (``schedules``, ``reservations``, ``events``), each a group of plans
+over the shared clock (``_plan.Cases``); the checks and refusals they share are in
+``_rules``, the list cursor in ``paging``. A new use case is a new method in its subject's
+module (or a new module, added to :class:`UseCases`), never a pair of sync and async twins.
+"""
+
+from __future__ import annotations
+
+from reservation_core._use_cases._plan import Plan, Step, utc_now
+from reservation_core._use_cases.events import EventCases
+from reservation_core._use_cases.reservations import DEFAULT_HOLD, MAX_HOLD, ReservationCases
+from reservation_core._use_cases.schedules import ScheduleCases
+
+__all__ = ["DEFAULT_HOLD", "MAX_HOLD", "Plan", "Step", "UseCases", "utc_now"]
+
+
+class UseCases(ScheduleCases, ReservationCases, EventCases):
+    """Every use case as a :data:`Plan`, over one clock and idempotency TTL."""
+
+    __slots__ = ()

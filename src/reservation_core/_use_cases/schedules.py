@@ -1,0 +1,57 @@
+"""The use cases of schedules: create, read, change the capacity (private)."""
+
+from __future__ import annotations
+
+from reservation_core._use_cases._plan import Cases, Plan, Step
+from reservation_core._use_cases._rules import existing_schedule
+from reservation_core.domain import Schedule
+from reservation_core.domain._validation import check_count, check_id
+from reservation_core.errors import BusinessException, ErrorCode
+from reservation_core.ports import AbstractUnitOfWork
+
+
+class ScheduleCases(Cases):
+    """The use cases of schedules."""
+
+    __slots__ = ()
+
+    def create_schedule(self, schedule_id: object, capacity: object) -> Plan[Schedule]:
+        schedule = Schedule(
+            id=check_id("schedule_id", schedule_id),
+            capacity=check_count("capacity", capacity, minimum=0),
+            reserved=0,
+        )
+
+        def use_case(uow: AbstractUnitOfWork) -> Schedule:
+            if not uow.schedules.add(schedule):
+                raise BusinessException(
+                    ErrorCode.SCHEDULE_ALREADY_EXISTS, details={"schedule_id": schedule.id}
+                )
+            uow.commit()
+            return schedule
+
+        result: Schedule = yield Step(use_case)
+        return result
+
+    def get_schedule(self, schedule_id: object) -> Plan[Schedule]:
+        sid = check_id("schedule_id", schedule_id)
+        result: Schedule = yield Step(lambda uow: existing_schedule(uow, sid))
+        return result
+
+    def change_capacity(self, schedule_id: object, capacity: object) -> Plan[Schedule]:
+        sid = check_id("schedule_id", schedule_id)
+        seats = check_count("capacity", capacity, minimum=0)
+
+        def use_case(uow: AbstractUnitOfWork) -> Schedule:
+            changed = uow.schedules.set_capacity(sid, seats)
+            schedule = existing_schedule(uow, sid)
+            if not changed:
+                raise BusinessException(
+                    ErrorCode.CAPACITY_BELOW_RESERVED,
+                    details={"capacity": seats, "reserved": schedule.reserved},
+                )
+            uow.commit()
+            return schedule
+
+        result: Schedule = yield Step(use_case)
+        return result

@@ -1,0 +1,70 @@
+"""The event of a reservation's change: its shape, defined once (private; see the package).
+
+Every path that writes an event (the in-memory store, the SQL statements and scripts of
+each database, the Django app) takes its fields from :data:`EVENT_FIELDS` and its values
+from :func:`event_fields`; the ``rc_events`` table has a column per field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from reservation_core.domain._values import Reservation, ReservationStatus
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReservationEvent:
+    """A reservation's state change, appended in the transaction that made it.
+
+    Every change a reservation goes through (made ``CONFIRMED``, ``CANCELLED``,
+    ``REFUNDED``, ...) has exactly one event, committed or rolled back with the change:
+    no event without its change, no change without its event.
+
+    Attributes:
+        id: increasing with the order the events were written (not always the order
+            their transactions committed: a consumer may see a lower id after a higher).
+        type: ``"reservation."`` and the new status in lower case, e.g.
+            ``"reservation.refunded"``.
+        reservation_id, schedule_id, user_id, quantity: the reservation's fields.
+        status: the status the reservation moved to.
+        occurred_at: when (timezone-aware UTC): the reservation's ``updated_at``.
+    """
+
+    id: int
+    type: str
+    reservation_id: str
+    schedule_id: str
+    user_id: str
+    quantity: int
+    status: ReservationStatus
+    occurred_at: datetime
+
+
+def event_type(status: ReservationStatus) -> str:
+    """The event type of a move to ``status``: ``reservation.confirmed``, ..."""
+    return f"reservation.{status.lower()}"
+
+
+#: The fields an event carries besides its ``id`` (which the store assigns), in order:
+#: the columns of ``rc_events`` and the keys of :func:`event_fields`.
+EVENT_FIELDS: tuple[str, ...] = tuple(
+    field.name for field in dataclasses.fields(ReservationEvent) if field.name != "id"
+)
+
+
+def event_fields(reservation: Reservation) -> dict[str, Any]:
+    """The event of ``reservation`` as it now is: :data:`EVENT_FIELDS` and their values.
+
+    ``status`` is the status's string; ``occurred_at`` the reservation's ``updated_at``.
+    """
+    return {
+        "type": event_type(reservation.status),
+        "reservation_id": reservation.id,
+        "schedule_id": reservation.schedule_id,
+        "user_id": reservation.user_id,
+        "quantity": reservation.quantity,
+        "status": str(reservation.status),
+        "occurred_at": reservation.updated_at,
+    }
