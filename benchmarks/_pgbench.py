@@ -23,7 +23,9 @@ from pathlib import Path
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
 
-from reservation_core.adapters.sqlalchemy._statements import BOOK_IN_ONE_STATEMENT
+from reservation_core.adapters.sqlalchemy._dialects.postgresql._statements import (
+    BOOK_IN_ONE_STATEMENT,
+)
 from reservation_core.domain import ReservationStatus, event_type
 
 #: Where Debian's postgresql-client puts it when it is not on PATH.

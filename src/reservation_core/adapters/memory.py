@@ -19,8 +19,9 @@ from reservation_core.domain import (
     ReservationEvent,
     ReservationStatus,
     Schedule,
-    event_type,
 )
+from reservation_core.domain._booking import fits
+from reservation_core.domain._events import event_of
 from reservation_core.ports import (
     AbstractAsyncUnitOfWork,
     AbstractUnitOfWork,
@@ -131,7 +132,7 @@ class _Reservations:
     def add(self, reservation: Reservation) -> bool:
         slot = (reservation.schedule_id, reservation.user_id)
         schedule = self._store.schedules.get(reservation.schedule_id)
-        if schedule is None or schedule.remaining < reservation.quantity:
+        if schedule is None or not fits(reservation.quantity, schedule.remaining):
             return False
         if slot in self._store.active:
             raise DuplicateReservationError(slot)
@@ -143,17 +144,7 @@ class _Reservations:
 
     def _append_event(self, reservation: Reservation) -> None:
         event_id = next(self._store.event_ids)  # never reused, like a sequence
-        event = ReservationEvent(
-            id=event_id,
-            type=event_type(reservation.status),
-            reservation_id=reservation.id,
-            schedule_id=reservation.schedule_id,
-            user_id=reservation.user_id,
-            quantity=reservation.quantity,
-            status=reservation.status,
-            occurred_at=reservation.updated_at,
-        )
-        self._journal.put(self._store.events, event_id, event)
+        self._journal.put(self._store.events, event_id, event_of(reservation, event_id))
 
     def get(self, reservation_id: str) -> Reservation | None:
         return self._store.reservations.get(reservation_id)

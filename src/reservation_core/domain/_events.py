@@ -68,3 +68,10 @@ def event_fields(reservation: Reservation) -> dict[str, Any]:
         "status": str(reservation.status),
         "occurred_at": reservation.updated_at,
     }
+
+
+def event_of(reservation: Reservation, event_id: int) -> ReservationEvent:
+    """The event of ``reservation`` as it now is, numbered ``event_id`` (for stores in Python)."""
+    fields = event_fields(reservation)
+    fields["status"] = reservation.status
+    return ReservationEvent(id=event_id, **fields)

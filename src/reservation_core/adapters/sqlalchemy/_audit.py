@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, updat
 from reservation_core._running.retry import RetryPolicy, run_in_unit_of_work
 from reservation_core.domain import ReservationStatus
 
-from ._unit_of_work import RunnerUnitOfWork
+from ._runner import RunnerUnitOfWork
 from .tables import reservations, schedules
 from .uow import SqlAlchemyUnitOfWork
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row
 
@@ -14,6 +14,7 @@ from reservation_core.domain import (
     Schedule,
     event_type,
 )
+from reservation_core.domain._booking import decide_group
 from reservation_core.ports import (
     DuplicateReservationError,
     IdempotencyKeyTaken,
@@ -22,7 +23,6 @@ from reservation_core.ports import (
 )
 
 from . import _statements as sql
-from ._runner import Runner
 
 
 def _reservation(row: Row[Any]) -> Reservation:
@@ -36,6 +36,10 @@ def _reservation(row: Row[Any]) -> Reservation:
         updated_at=row.updated_at,
         expires_at=row.expires_at,
     )
+
+
+if TYPE_CHECKING:  # the runner's unit of work builds these repositories
+    from ._runner import Runner
 
 
 class _Repository:
@@ -84,7 +88,7 @@ class SqlReservations(_Repository):
             return [False] * len(group)
         params = {"schedule_ids": list(left), "user_ids": sorted({r.user_id for r in group})}
         taken = {(row.schedule_id, row.active_user_id) for row in run(sql.ACTIVE_USERS, params)}
-        booked = sql.decide_group(group, left, taken)
+        booked = decide_group(group, left, taken)
         chosen = [r for r, fits in zip(group, booked, strict=True) if fits]
         if chosen:
             # A unique violation here (the row locks rule it out) would be a TransientConflict

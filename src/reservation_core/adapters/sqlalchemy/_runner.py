@@ -1,21 +1,27 @@
-"""What the repositories run statements on: a unit of work's connection, in its transaction.
+"""What the repositories run statements on, and the unit of work built on it (private).
 
-Kept apart from the unit of work so that the repositories depend on this small object and
-not on the unit of work that owns them (no import cycle).
+:class:`Runner` is a unit of work's connection, in its transaction: the repositories
+depend on this small object, not on the unit of work that owns them (no import cycle).
+:class:`RunnerUnitOfWork` is what every unit of work over a runner shares, its
+repositories: ``SqlAlchemyUnitOfWork`` runs them on a SQLAlchemy connection, the Django
+integration on a Django connection; the repositories, statements and dialect rules are
+the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult
 from sqlalchemy.sql import Executable
 
 from reservation_core.domain import Reservation
+from reservation_core.ports import AbstractUnitOfWork
 
 from ._dialects._base import DialectRules
 from ._errors import Classifier, UniqueViolation, translated
+from ._repositories import SqlEvents, SqlIdempotencyKeys, SqlReservations, SqlSchedules
 
 
 class Runner:
@@ -66,3 +72,34 @@ class Runner:
         except UniqueViolation:
             return False
         return True
+
+
+class RunnerUnitOfWork(AbstractUnitOfWork):
+    """A unit of work whose repositories run the prebuilt statements on one runner."""
+
+    _runner: Runner
+    _rules: DialectRules
+    schedules: SqlSchedules
+    reservations: SqlReservations
+    idempotency_keys: SqlIdempotencyKeys
+    events: SqlEvents
+
+    def add_group_and_commit(self, reservations: Sequence[Reservation]) -> list[bool]:
+        """The group under one lock of the schedule's row, inserted together; then commit."""
+        booked = self.reservations.add_group(list(reservations))
+        if any(booked):
+            self.commit()
+        return booked
+
+    @property
+    def _one_writer(self) -> bool:
+        """Whether the database writes one transaction at a time (read by group commit)."""
+        return self._rules.one_writer
+
+    def _use(self, runner: Runner) -> None:
+        """Run the repositories on ``runner`` from now on."""
+        self._runner = runner
+        self.schedules = SqlSchedules(runner)
+        self.reservations = SqlReservations(runner)
+        self.idempotency_keys = SqlIdempotencyKeys(runner)
+        self.events = SqlEvents(runner)

@@ -6,8 +6,9 @@ Create it with ``metadata.create_all(engine)`` or the shipped Alembic branch
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,8 +24,10 @@ from sqlalchemy import (
     String,
     Table,
 )
-from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+if TYPE_CHECKING:
+    from ._dialects._base import DialectRules
 
 __all__ = [
     "event_consumers",
@@ -55,44 +58,47 @@ _MYSQL_TABLE: dict[str, Any] = {
 }
 
 
+@functools.cache
+def _database(name: str) -> type[DialectRules]:
+    """The rules of the database SQLAlchemy names ``name``: its column types live there."""
+    from ._dialects import database_rules  # noqa: PLC0415 - the dialects import these tables
+
+    return database_rules(name)
+
+
 class IdString(TypeDecorator[str]):
     """An identifier of up to 64 characters, compared exactly.
 
-    MariaDB's and MySQL's default collations fold case and ignore trailing spaces, so
-    ``"a"``, ``"A"`` and ``"a "`` would be one key there; a binary NO PAD collation keeps
-    them three, as on every other backend.
+    Some databases' default collations fold case and ignore trailing spaces, so ``"a"``,
+    ``"A"`` and ``"a "`` would be one key there; each database's rules give the column a
+    type that keeps them three (``DialectRules.id_type``).
     """
 
     impl = String(64)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
-            mariadb = getattr(dialect, "is_mariadb", False)
-            exact = "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
-            return dialect.type_descriptor(mysql.VARCHAR(64, charset="utf8mb4", collation=exact))
-        return dialect.type_descriptor(String(64))
+        return _database(dialect.name).id_type(dialect)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
     """A UTC instant with microseconds; aware ``datetime`` in, aware UTC ``datetime`` out.
 
-    SQLite and MySQL store no time zone: the value is stored as naive UTC there.
+    Where the database's column keeps no time zone (``DialectRules.stores_time_zones``),
+    the value is stored as naive UTC.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return dialect.type_descriptor(DateTime(timezone=True))
+        return _database(dialect.name).instant_type(dialect)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         value = value.astimezone(UTC)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+        return value if _database(dialect.name).stores_time_zones else value.replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -16,8 +16,7 @@ from reservation_core.ports import ConnectionLost, DuplicateReservationError
 
 from ._dialects import rules_for
 from ._errors import UniqueViolation, UnsupportedDatabaseError, translated
-from ._runner import Runner
-from ._unit_of_work import RunnerUnitOfWork
+from ._runner import Runner, RunnerUnitOfWork
 
 __all__ = ["SqlAlchemyUnitOfWork"]
 

@@ -12,8 +12,7 @@ from sqlalchemy import Connection, Dialect
 from reservation_core.adapters.sqlalchemy._dialects import rules_for
 from reservation_core.adapters.sqlalchemy._dialects._base import DialectRules
 from reservation_core.adapters.sqlalchemy._errors import UnsupportedDatabaseError, translated
-from reservation_core.adapters.sqlalchemy._runner import Runner
-from reservation_core.adapters.sqlalchemy._unit_of_work import RunnerUnitOfWork
+from reservation_core.adapters.sqlalchemy._runner import Runner, RunnerUnitOfWork
 
 from ._connection import DjangoConnection, dialect_for
 

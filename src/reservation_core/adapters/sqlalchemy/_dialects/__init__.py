@@ -1,8 +1,11 @@
-"""Every difference between databases and drivers, one module per backend (private).
+"""Every difference between databases and drivers, one folder per backend (private).
 
-``postgresql``, ``mysql`` and ``sqlite`` each hold their database's rules and, beside them,
-one small class per driver that reads the server's error code from that driver's
-exceptions. :func:`rules_for` picks the class for a dialect and driver, and refuses any
+``postgresql/``, ``mysql/`` and ``sqlite/`` each hold their database's rules (a
+``DialectRules`` subclass: locking, isolation, column types, engine options, asyncio
+drivers, the fastest safe booking, what its error codes mean), the SQL and scripts only
+that database runs, and, beside them, one small class per driver that reads the server's
+error code from that driver's exceptions. Nothing outside a backend's folder names its
+database. :func:`rules_for` picks the class for a dialect and driver, and refuses any
 other: a database or driver nobody tested never gets a silent generic fallback.
 """
 
@@ -14,25 +17,42 @@ from sqlalchemy import URL, Dialect
 from sqlalchemy.engine import make_url
 
 from reservation_core.adapters.sqlalchemy._errors import UnsupportedDatabaseError
-from reservation_core.adapters.sqlalchemy._scaleout import GALERA_SYNC_WAIT
 
 from . import mysql, postgresql, sqlite
 from ._base import DialectRules
 
-_RULES: dict[tuple[str, str], DialectRules] = {
-    (rules.dialect, rules.driver): rules()
-    for rules in (*postgresql.DRIVERS, *mysql.DRIVERS, *sqlite.DRIVERS)
+#: Every supported database: one module (a folder) each, naming its ``DATABASE`` rules
+#: and its ``DRIVERS``. A new database is a new folder here and a line in this tuple.
+_BACKENDS = (postgresql, mysql, sqlite)
+#: The database's own rules (no driver) by each name SQLAlchemy gives it.
+_DATABASES: dict[str, type[DialectRules]] = {
+    name: backend.DATABASE for backend in _BACKENDS for name in backend.DATABASE.names
 }
-# SQLAlchemy names the dialect "mariadb" for mariadb:// URLs: the same rules.
-_RULES.update(
-    {("mariadb", driver): rules for (name, driver), rules in _RULES.items() if name == "mysql"}
-)
+_RULES: dict[tuple[str, str], DialectRules] = {
+    (name, rules.driver): rules()
+    for backend in _BACKENDS
+    for rules in backend.DRIVERS
+    for name in rules.names
+}
 
 #: The supported dialects and their drivers, as SQLAlchemy names them, for messages.
 SUPPORTED = "; ".join(
     f"{name} ({', '.join(sorted(driver for dialect, driver in _RULES if dialect == name))})"
-    for name in ("postgresql", "mysql", "mariadb", "sqlite")
+    for name in _DATABASES
 )
+
+#: Each database's asyncio drivers, the default first.
+ASYNC_DRIVERS: dict[str, tuple[str, ...]] = {
+    name: database.async_drivers for name, database in _DATABASES.items()
+}
+
+
+def database_rules(name: str) -> type[DialectRules]:
+    """The rules of the database SQLAlchemy names ``name``; the shared ones if unknown.
+
+    For what depends on the database alone (column types), not on its driver.
+    """
+    return _DATABASES.get(name, DialectRules)
 
 
 def rules_for(dialect: Dialect) -> DialectRules:
@@ -55,15 +75,6 @@ def rules_for(dialect: Dialect) -> DialectRules:
             },
         )
     return rules
-
-
-#: Each database's asyncio drivers, the default first (psycopg 3 serves both worlds).
-ASYNC_DRIVERS: dict[str, tuple[str, ...]] = {
-    "postgresql": ("asyncpg", "psycopg"),
-    "mysql": ("aiomysql",),
-    "mariadb": ("aiomysql",),
-    "sqlite": ("aiosqlite",),
-}
 
 
 def async_url(url: str | URL, *, driver: str | None = None) -> URL:
@@ -151,26 +162,12 @@ def recommended_engine_options(
         {'connect_args': {'prepare_threshold': None}}
     """
     parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    is_mysql = backend in ("mysql", "mariadb")
-    if pgbouncer and backend != "postgresql":
-        raise ValueError(f"pgbouncer=True is for PostgreSQL URLs, not {backend}")
-    if galera and not is_mysql:
-        raise ValueError(f"galera=True is for MariaDB URLs, not {backend}")
-    options: dict[str, Any] = {}
-    connect_args: dict[str, Any] = {}
-    if is_mysql:
-        options["isolation_level"] = mysql.MySQLRules.isolation_level
+    database = database_rules(parsed.get_backend_name())
+    options, connect_args = database.engine_options(
+        parsed.get_driver_name(), dedicated=dedicated, pgbouncer=pgbouncer, galera=galera
+    )
     if dedicated:
         options["pool_reset_on_return"] = None
-        if is_mysql and parsed.get_driver_name() == "pymysql":
-            # The dialect's own client_flag (FOUND_ROWS) is replaced, not added to: keep it.
-            connect_args["client_flag"] = mysql.FOUND_ROWS | mysql.MULTI_STATEMENTS
-    if pgbouncer and parsed.get_driver_name() == "psycopg":
-        # psycopg2 and pg8000 never prepare named statements: nothing to switch off.
-        connect_args["prepare_threshold"] = None
-    if galera:
-        connect_args["init_command"] = f"SET SESSION wsrep_sync_wait = {GALERA_SYNC_WAIT}"
     if connect_args:
         options["connect_args"] = connect_args
     return options

@@ -7,10 +7,12 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Dialect, Engine
+from sqlalchemy import Connection, DateTime, Dialect, Engine, String
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.types import TypeEngine
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
+from reservation_core.adapters.sqlalchemy._driver_sql import DriverSQL
 from reservation_core.adapters.sqlalchemy._errors import Trouble
 from reservation_core.adapters.sqlalchemy.tables import UtcDateTime
 from reservation_core.domain import Reservation
@@ -36,6 +38,39 @@ class DialectRules:
     #: Whether the database takes one writing transaction at a time (the others wait for
     #: it): group commit then books one group at a time instead of two at once.
     one_writer: ClassVar[bool] = False
+    #: The names SQLAlchemy gives the database (``URL.get_backend_name()``); the first
+    #: is the one messages use.
+    names: ClassVar[tuple[str, ...]] = ()
+    #: The database's asyncio drivers the library supports, the default first.
+    async_drivers: ClassVar[tuple[str, ...]] = ()
+    #: Whether the database's timestamp column keeps a time zone (else naive UTC is stored).
+    stores_time_zones: ClassVar[bool] = False
+
+    @classmethod
+    def id_type(cls, dialect: Dialect) -> TypeEngine[Any]:
+        """The column type of an identifier: 64 characters, compared exactly."""
+        return dialect.type_descriptor(String(64))
+
+    @classmethod
+    def instant_type(cls, dialect: Dialect) -> TypeEngine[Any]:
+        """The column type of a UTC instant with microseconds."""
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    @classmethod
+    def engine_options(
+        cls, driver: str, *, dedicated: bool, pgbouncer: bool, galera: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The database's part of ``recommended_engine_options``: options, ``connect_args``.
+
+        Raises:
+            ValueError: an option for another database (``pgbouncer``, ``galera``).
+        """
+        backend = cls.names[0] if cls.names else cls.dialect
+        if pgbouncer:
+            raise ValueError(f"pgbouncer=True is for PostgreSQL URLs, not {backend}")
+        if galera:
+            raise ValueError(f"galera=True is for MariaDB URLs, not {backend}")
+        return {}, {}
 
     def connect(self, engine: Engine) -> Connection:
         """Check out a connection set up for a unit of work."""
@@ -183,9 +218,9 @@ def driver_cursor(connection: Connection, statement: str) -> Iterator[Any]:
             cursor.close()
 
 
-_TAKE_SEATS = sql.DriverSQL(sql.TAKE_SEATS)
-_INSERT_RESERVATION = sql.DriverSQL(sql.INSERT_RESERVATION, column_keys=sql.RESERVATION_KEYS)
-_APPEND_EVENT = sql.DriverSQL(sql.APPEND_EVENT, column_keys=sql.EVENT_KEYS)
+_TAKE_SEATS = DriverSQL(sql.TAKE_SEATS)
+_INSERT_RESERVATION = DriverSQL(sql.INSERT_RESERVATION, column_keys=sql.RESERVATION_KEYS)
+_APPEND_EVENT = DriverSQL(sql.APPEND_EVENT, column_keys=sql.EVENT_KEYS)
 _INSTANT = UtcDateTime()
 _INSTANT_BINDS: dict[type[Dialect], Any] = {}
 
@@ -220,3 +255,14 @@ def driver_booking(dialect: Dialect, reservation: Reservation) -> list[tuple[str
         (insert, insert_params(row)),
         (append, append_params(event)),
     ]
+
+
+@contextlib.contextmanager
+def discarded_on_error(connection: Connection) -> Iterator[None]:
+    """If the block fails, discard the connection (never pooled again), then re-raise."""
+    try:
+        yield
+    except BaseException:
+        connection.invalidate()
+        connection.close()
+        raise

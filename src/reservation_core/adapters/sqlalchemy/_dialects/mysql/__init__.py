@@ -13,51 +13,56 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, bindparam, func, insert, literal_column, select
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
-from reservation_core.adapters.sqlalchemy._scaleout import GALERA, causal_reads_on_galera
-from reservation_core.adapters.sqlalchemy.tables import reservations
 from reservation_core.domain import Reservation
 
 from .._base import DialectRules, driver_booking, driver_cursor, driver_instant
+from ._galera import GALERA, GALERA_SYNC_WAIT, causal_reads_on_galera
 from ._group import SINCE, book_group_in_one_script
-
-_READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
-#: ``CLIENT_MULTI_STATEMENTS``: the connection accepts several statements in one query.
-MULTI_STATEMENTS = 1 << 16
-#: ``CLIENT_FOUND_ROWS``, which SQLAlchemy always asks for: ``rowcount`` counts matched rows.
-FOUND_ROWS = 2
-
-# The booking as one script: the reservation is inserted only if the UPDATE before it took
-# the seats (ROW_COUNT() is the previous statement's), its event from the row as stored.
-_INSERT_IF_TAKEN = insert(reservations).from_select(
-    sql.RESERVATION_KEYS,
-    select(
-        *(bindparam(f"p_{key}") for key in ("id", "schedule_id", "user_id", "quantity")),
-        bindparam("p_status"),
-        bindparam("p_created_at"),
-        bindparam("p_created_at"),
-        bindparam("p_expires_at"),
-    ).where(func.row_count() == literal_column("1")),
-)
-_BOOK_AND_COMMIT = {
-    isolated: sql.DriverSQL(
-        *([] if isolated else [_READ_COMMITTED]),
-        sql.TAKE_SEATS,
-        _INSERT_IF_TAKEN,
-        sql.APPEND_TRANSITION_EVENT,
-        "COMMIT",
-    )
-    for isolated in (True, False)
-}
+from ._scripts import BOOK_AND_COMMIT
+from ._session import FOUND_ROWS, MULTI_STATEMENTS, READ_COMMITTED, configured_isolation
 
 
 class MySQLRules(DialectRules):
     """MariaDB and MySQL, whatever the driver: error codes are the server's errno."""
 
     dialect = "mysql"
+    names = ("mysql", "mariadb")  # SQLAlchemy names the dialect "mariadb" for mariadb:// URLs
+    async_drivers = ("aiomysql",)
+
+    @classmethod
+    def id_type(cls, dialect: Dialect) -> TypeEngine[Any]:
+        """A binary NO PAD collation: ``"a"``, ``"A"`` and ``"a "`` stay three ids.
+
+        The default collations fold case and ignore trailing spaces.
+        """
+        exact = "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+        return dialect.type_descriptor(mysql.VARCHAR(64, charset="utf8mb4", collation=exact))
+
+    @classmethod
+    def instant_type(cls, dialect: Dialect) -> TypeEngine[Any]:
+        """``DATETIME(6)``: microseconds, no time zone (naive UTC is stored)."""
+        return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+
+    @classmethod
+    def engine_options(
+        cls, driver: str, *, dedicated: bool, pgbouncer: bool, galera: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """READ COMMITTED for the engine; scripts through PyMySQL; causal reads on Galera."""
+        super().engine_options(driver, dedicated=dedicated, pgbouncer=pgbouncer, galera=False)
+        connect_args: dict[str, Any] = {}
+        if dedicated and driver == "pymysql":
+            # The dialect's own client_flag (FOUND_ROWS) is replaced, not added to: keep it.
+            connect_args["client_flag"] = FOUND_ROWS | MULTI_STATEMENTS
+        if galera:
+            connect_args["init_command"] = f"SET SESSION wsrep_sync_wait = {GALERA_SYNC_WAIT}"
+        return {"isolation_level": cls.isolation_level}, connect_args
+
     troubles: ClassVar[Mapping[object, Trouble]] = MappingProxyType(
         {
             1205: Trouble.TRANSIENT,  # lock wait timeout
@@ -90,8 +95,8 @@ class MySQLRules(DialectRules):
         driver error and never return its pool slot.
         """
         connection.begin()
-        if _configured_isolation(connection) != self.isolation_level:
-            connection.exec_driver_sql(_READ_COMMITTED)
+        if configured_isolation(connection) != self.isolation_level:
+            connection.exec_driver_sql(READ_COMMITTED)
 
     def book(self, connection: Connection, reservation: Reservation) -> bool:
         """The three statements as driver SQL compiled once per dialect and paramstyle.
@@ -122,9 +127,9 @@ class MySQLRules(DialectRules):
         pooled = connection.connection
         if connection.info.get(GALERA) or not self.multi_statements(pooled.driver_connection):
             return None
-        isolated = _configured_isolation(connection) == self.isolation_level
-        script, shape = _BOOK_AND_COMMIT[isolated].for_dialect(connection.dialect)
-        params = sql.book_in_one_statement_params(reservation)
+        isolated = configured_isolation(connection) == self.isolation_level
+        script, shape = BOOK_AND_COMMIT[isolated].for_dialect(connection.dialect)
+        params = sql.booking_params(reservation)
         instant = driver_instant(connection.dialect)
         params["p_created_at"] = instant(reservation.created_at)
         params["p_expires_at"] = instant(reservation.expires_at)
@@ -165,7 +170,7 @@ class MySQLRules(DialectRules):
             or not self.multi_statements(connection.connection.driver_connection)
         ):
             return None
-        isolated = _configured_isolation(connection) == self.isolation_level
+        isolated = configured_isolation(connection) == self.isolation_level
         return book_group_in_one_script(self, connection, group, isolated)
 
 
@@ -218,14 +223,6 @@ class MariaDBConnectorRules(MySQLConnectorRules):
     driver = "mariadbconnector"
 
 
-def _configured_isolation(connection: Connection) -> str | None:
-    """The isolation level the connection's transactions get, found without a round trip."""
-    engine = connection.engine
-    configured = engine.get_execution_options().get("isolation_level")
-    configured = configured or getattr(engine.dialect, "isolation_level", None)
-    return configured or connection.default_isolation_level
-
-
 DRIVERS: tuple[type[MySQLRules], ...] = (
     PyMySQLRules,
     MySQLdbRules,
@@ -233,3 +230,5 @@ DRIVERS: tuple[type[MySQLRules], ...] = (
     MySQLConnectorRules,
     MariaDBConnectorRules,
 )
+#: The database's own rules, whatever the driver.
+DATABASE = MySQLRules

@@ -13,7 +13,7 @@ parameter, in one round trip, the rows locked only while the server runs the scr
   user is active there, while the schedule's running total of seats fits (arrival
   order), then the events of the rows it inserted, adds their seats, returns their ids
   and commits. Its decision is PostgreSQL's group statement's
-  (``_statements.BOOK_GROUP_IN_ONE_STATEMENT``): a member it does not book is booked
+  (``postgresql._statements.BOOK_GROUP_IN_ONE_STATEMENT``): a member it does not book is booked
   alone.
 """
 
@@ -32,8 +32,8 @@ from reservation_core.adapters.sqlalchemy.tables import events, reservations, sc
 from reservation_core.domain import Reservation, event_type
 
 from .._base import DialectRules, driver_cursor, driver_instant
+from ._session import READ_COMMITTED
 
-_READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 #: MariaDB 10.6 brought ``JSON_TABLE``.
 SINCE = (10, 6)
 
@@ -100,7 +100,7 @@ def _deciding_script(schedule_count: int, isolated: bool) -> str:
         f"SELECT {_s.id.name} FROM {_S} WHERE {_s.id.name} IN ({_in(schedule_count)}) "  # noqa: S608 - the library's own names
         f"ORDER BY {_s.id.name} FOR UPDATE;"
     )
-    return ("" if isolated else f"{_READ_COMMITTED};") + lock + _BOOK
+    return ("" if isolated else f"{READ_COMMITTED};") + lock + _BOOK
 
 
 @functools.lru_cache(maxsize=256)
@@ -111,7 +111,7 @@ def _all_fit_script(schedule_count: int, isolated: bool) -> str:
         f"UPDATE {_S} SET {_s.reserved.name} = {_s.reserved.name} + CASE {_s.id.name} {cases} "  # noqa: S608 - the library's own names
         f"END WHERE {_s.id.name} IN ({_in(schedule_count)});"
     )
-    return ("" if isolated else f"{_READ_COMMITTED};") + seats + _ALL_FIT
+    return ("" if isolated else f"{READ_COMMITTED};") + seats + _ALL_FIT
 
 
 def book_group_in_one_script(

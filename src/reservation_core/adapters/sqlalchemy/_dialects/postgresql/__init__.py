@@ -14,19 +14,31 @@ from sqlalchemy import Connection
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy._errors import Trouble
-from reservation_core.adapters.sqlalchemy._scaleout import (
-    autocommit,
-    no_prepared_statements_behind_a_pooler,
-)
 from reservation_core.domain import Reservation
 
 from .._base import DialectRules
+from . import _statements as pg
+from ._pooler import autocommit, no_prepared_statements_behind_a_pooler
 
 
 class PostgreSQLRules(DialectRules):
     """PostgreSQL, whatever the driver: error codes are SQLSTATEs."""
 
     dialect = "postgresql"
+    names = ("postgresql",)
+    async_drivers = ("asyncpg", "psycopg")  # psycopg 3 serves both worlds
+    stores_time_zones = True
+
+    @classmethod
+    def engine_options(
+        cls, driver: str, *, dedicated: bool, pgbouncer: bool, galera: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Behind PgBouncer, psycopg 3 never prepares statements on the server."""
+        super().engine_options(driver, dedicated=dedicated, pgbouncer=False, galera=galera)
+        # psycopg2 and pg8000 never prepare named statements: nothing to switch off.
+        connect_args = {"prepare_threshold": None} if pgbouncer and driver == "psycopg" else {}
+        return {}, connect_args
+
     troubles: ClassVar[Mapping[object, Trouble]] = MappingProxyType(
         {
             "40001": Trouble.TRANSIENT,  # serialization failure
@@ -62,19 +74,19 @@ class PostgreSQLRules(DialectRules):
         return no_prepared_statements_behind_a_pooler(connection)
 
     def book(self, connection: Connection, reservation: Reservation) -> bool:
-        params = sql.book_in_one_statement_params(reservation)
-        return connection.execute(sql.BOOK_IN_ONE_STATEMENT, params).rowcount == 1
+        params = sql.booking_params(reservation)
+        return connection.execute(pg.BOOK_IN_ONE_STATEMENT, params).rowcount == 1
 
     def transition(self, connection: Connection, params: dict[str, Any]) -> bool:
-        return connection.execute(sql.TRANSITION_WITH_EVENT, params).rowcount == 1
+        return connection.execute(pg.TRANSITION_WITH_EVENT, params).rowcount == 1
 
     def book_group_and_commit(
         self, connection: Connection, group: list[Reservation]
     ) -> list[bool] | None:
         """The group's statement in autocommit mode: one round trip books and commits it."""
-        params = sql.group_params(group)
+        params = pg.group_params(group)
         with autocommit(connection):
-            booked = set(connection.execute(sql.BOOK_GROUP_IN_ONE_STATEMENT, params).scalars())
+            booked = set(connection.execute(pg.BOOK_GROUP_IN_ONE_STATEMENT, params).scalars())
         return [r.id in booked for r in group]
 
     def book_and_commit(self, connection: Connection, reservation: Reservation) -> bool | None:
@@ -141,3 +153,5 @@ DRIVERS: tuple[type[PostgreSQLRules], ...] = (
     Pg8000Rules,
     AsyncpgRules,
 )
+#: The database's own rules, whatever the driver.
+DATABASE = PostgreSQLRules

@@ -30,6 +30,8 @@ class SQLiteRules(DialectRules):
 
     dialect = "sqlite"
     driver = "pysqlite"
+    names = ("sqlite",)
+    async_drivers = ("aiosqlite",)
     isolation_level = None
     one_writer = True  # a second writer sleeps on the busy timeout until the first commits
     troubles: ClassVar[Mapping[object, Trouble]] = MappingProxyType(
@@ -112,3 +114,5 @@ class AioSQLiteRules(SQLiteRules):
 
 
 DRIVERS: tuple[type[SQLiteRules], ...] = (SQLiteRules, AioSQLiteRules)
+#: The database's own rules, whatever the driver.
+DATABASE = SQLiteRules
