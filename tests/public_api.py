@@ -138,8 +138,24 @@ def _value_type(value: Any) -> str:
     return "Path" if isinstance(value, PurePath) else type(value).__name__
 
 
+def _public_bases(cls: type) -> list[type]:
+    """``cls``'s bases, a private one (a leading underscore in its path) replaced by its own.
+
+    A private base is how the package is built, not its API: moving or renaming it must
+    not change the snapshot.
+    """
+    bases: list[type] = []
+    for base in cls.__bases__:
+        private = any(part.startswith("_") for part in base.__module__.split("."))
+        private = private or base.__qualname__.startswith("_")
+        for found in _public_bases(base) if private else [base]:
+            if found not in bases:
+                bases.append(found)
+    return bases
+
+
 def _describe_class(path: str, cls: type) -> Iterator[str]:
-    bases = ", ".join(_type_name(base) for base in cls.__bases__)
+    bases = ", ".join(_type_name(base) for base in _public_bases(cls))
     if issubclass(cls, enum.Enum):
         yield f"{path}: enum({bases})"
         for member in cls:

@@ -71,3 +71,10 @@ def test_held_and_confirmed_hold_seats() -> None:
 def test_expires_at_defaults_to_none_for_existing_constructor_calls() -> None:
     now = datetime.now(UTC)
     assert Reservation("r", "s", "u", 1, C, now, now).expires_at is None
+
+
+def test_the_events_table_has_a_column_per_field_of_the_event() -> None:
+    from reservation_core.adapters.sqlalchemy.tables import events
+    from reservation_core.domain._events import EVENT_FIELDS
+
+    assert [column.name for column in events.columns] == ["id", *EVENT_FIELDS]

@@ -27,6 +27,26 @@ from reservation_core.async_service import AsyncReservationService
 from reservation_core.domain import Action, Reservation, ReservationStatus
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.service import ReservationService
+from reservation_core.testing._arguments import (
+    AS_USER,
+    CAPACITY,
+    HOLD_FOR,
+    KEY,
+    NEW_SCHEDULE,
+    PREFIX_LENGTH,
+    QUANTITY,
+    RESERVATION,
+    SCHEDULE,
+    SCHEDULE_TAILS,
+    STATUS,
+    USER,
+    Exact,
+    FakeClock,
+    Known,
+    Owner,
+    Ref,
+    Span,
+)
 from reservation_core.testing._blocking import BlockingService
 from reservation_core.testing._model import (
     ACTIVE,
@@ -36,102 +56,10 @@ from reservation_core.testing._model import (
     invalid_fields,
     lapsed,
 )
-from reservation_core.testing.strategies import (
-    MAX_ID_LENGTH,
-    invalid_capacities,
-    invalid_hold_durations,
-    invalid_ids,
-    invalid_quantities,
-    valid_capacities,
-    valid_ids,
-    valid_quantities,
-)
 
 __all__ = ["build_state_machine"]
 
 T = TypeVar("T")
-
-# Every id the machine makes starts with a prefix fresh to the machine instance, so runs can
-# share a database that is never reset. 10 hex digits and a colon; the rest is drawn.
-_PREFIX_LENGTH = 11
-_TAIL = MAX_ID_LENGTH - _PREFIX_LENGTH
-
-
-@dataclasses.dataclass(frozen=True)
-class Exact:
-    """An argument passed to the service as it is (often an invalid one)."""
-
-    value: object
-
-
-@dataclasses.dataclass(frozen=True)
-class Known:
-    """The ``index``-th schedule or reservation the model knows (modulo how many there are)."""
-
-    index: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Owner:
-    """The user who owns the reservation acted on."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Span:
-    """A valid ``hold_for`` of ``n`` units: minutes on the machine's clock, else hours."""
-
-    n: int
-
-
-#: An argument as drawn: a ``str`` is an id suffix (the machine prefixes it), ``None`` an
-#: absent optional id; the classes above say the rest.
-Ref = str | Exact | Known | Owner | None
-
-
-class _FakeClock:
-    """The service's clock in a run: starts now, moves only when the machine says."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _rarely(usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """``rare`` about one draw in eight, else ``usual``: most calls should get past validation."""
-    return st.integers(0, 7).flatmap(lambda n: rare if n == 7 else usual)
-
-
-_INVALID_REQUIRED_ID = st.one_of(st.none(), invalid_ids()).map(Exact)
-_NEW_TAIL = valid_ids(max_size=_TAIL)
-_SCHEDULE_TAILS = st.sampled_from(["a", "A", "a ", "\U0001f600"])
-_SCHEDULE = _rarely(
-    st.integers(0, 7).map(Known), st.one_of(_SCHEDULE_TAILS, _NEW_TAIL, _INVALID_REQUIRED_ID)
-)
-_NEW_SCHEDULE = _rarely(_SCHEDULE_TAILS, st.one_of(_NEW_TAIL, _INVALID_REQUIRED_ID))
-_USER = _rarely(
-    st.sampled_from(["alice", "Alice", "alice ", "bob"]),
-    st.one_of(_NEW_TAIL, _INVALID_REQUIRED_ID),
-)
-_AS_USER = _rarely(st.sampled_from([None, Owner()]), _USER)
-_KEY = st.one_of(
-    st.none(),
-    _rarely(st.sampled_from(["k1", "K1", "k2"]), st.one_of(_NEW_TAIL, invalid_ids().map(Exact))),
-)
-_RESERVATION = _rarely(
-    st.integers(0, 31).map(Known),
-    st.one_of(
-        st.uuids().map(str),  # well-formed but unknown
-        valid_ids(),  # not even a UUID: a UUID-typed column must still answer "not found"
-        st.none(),
-        invalid_ids(),
-    ).map(Exact),
-)
-_CAPACITY = _rarely(st.integers(0, 8), st.one_of(valid_capacities(), invalid_capacities()))
-_QUANTITY = _rarely(st.integers(1, 2), st.one_of(valid_quantities(), invalid_quantities()))
-_HOLD_FOR = _rarely(st.integers(1, 30).map(Span), invalid_hold_durations().map(Exact))
-_STATUS = st.one_of(st.none(), st.sampled_from(list(ReservationStatus)))
 
 
 def _require(condition: bool, message: str) -> None:
@@ -184,10 +112,10 @@ class _ReservationMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock: _FakeClock | None = _FakeClock() if self._clocked() else None
+        self.clock: FakeClock | None = FakeClock() if self._clocked() else None
         self.service = self._new_service()
         self.model = Model()
-        self.prefix = f"{uuid.uuid4().hex[: _PREFIX_LENGTH - 1]}:"
+        self.prefix = f"{uuid.uuid4().hex[: PREFIX_LENGTH - 1]}:"
 
     def _clocked(self) -> bool:
         raise NotImplementedError
@@ -305,12 +233,12 @@ class _ReservationMachine(RuleBasedStateMachine):
 
     # -- schedules -------------------------------------------------------------------------
 
-    @initialize(schedule=_SCHEDULE_TAILS, capacity=st.integers(1, 8))
+    @initialize(schedule=SCHEDULE_TAILS, capacity=st.integers(1, 8))
     def first_schedule(self, schedule: str, capacity: int) -> None:
         """Start with a schedule, so that reservations have somewhere to go."""
         self.create_schedule(schedule, capacity)
 
-    @rule(schedule=_NEW_SCHEDULE, capacity=_CAPACITY)
+    @rule(schedule=NEW_SCHEDULE, capacity=CAPACITY)
     def create_schedule(self, schedule: Ref, capacity: Any) -> None:
         """Create a schedule (sometimes one that exists, or with bad arguments)."""
         sid = self._resolve(schedule)
@@ -320,7 +248,7 @@ class _ReservationMachine(RuleBasedStateMachine):
         if self._answers(expected, lambda: self.service.create_schedule(sid, capacity)):
             self.model.set_capacity(sid, capacity)
 
-    @rule(schedule=_SCHEDULE)
+    @rule(schedule=SCHEDULE)
     def get_schedule(self, schedule: Ref) -> None:
         """Read a schedule."""
         sid = self._schedule_id(schedule)
@@ -328,7 +256,7 @@ class _ReservationMachine(RuleBasedStateMachine):
         expected = invalid_fields({"schedule_id": sid}) or self.model.get_schedule(sid)
         self._answers(expected, lambda: self.service.get_schedule(sid))
 
-    @rule(schedule=_SCHEDULE, capacity=_CAPACITY)
+    @rule(schedule=SCHEDULE, capacity=CAPACITY)
     def change_capacity(self, schedule: Ref, capacity: Any) -> None:
         """Grow or shrink a schedule, sometimes under its reserved seats."""
         sid = self._schedule_id(schedule)
@@ -341,14 +269,14 @@ class _ReservationMachine(RuleBasedStateMachine):
 
     # -- reservations ----------------------------------------------------------------------
 
-    @rule(schedule=_SCHEDULE, user=_USER, quantity=_QUANTITY, key=_KEY)
+    @rule(schedule=SCHEDULE, user=USER, quantity=QUANTITY, key=KEY)
     def create_reservation(self, schedule: Ref, user: Ref, quantity: Any, key: Ref) -> None:
         """Reserve, with or without an idempotency key (replays and reuses included)."""
         self._reserve(
             self._schedule_id(schedule), self._resolve(user), quantity, self._resolve(key)
         )
 
-    @rule(schedule=_SCHEDULE, user=_USER, quantity=_QUANTITY, hold_for=_HOLD_FOR, key=_KEY)
+    @rule(schedule=SCHEDULE, user=USER, quantity=QUANTITY, hold_for=HOLD_FOR, key=KEY)
     def hold_reservation(
         self, schedule: Ref, user: Ref, quantity: Any, hold_for: Span | Exact, key: Ref
     ) -> None:
@@ -477,7 +405,7 @@ class _ReservationMachine(RuleBasedStateMachine):
         return
 
     @precondition(_has_reservations)
-    @rule(reservation=_RESERVATION, as_user=_AS_USER)
+    @rule(reservation=RESERVATION, as_user=AS_USER)
     def confirm_reservation(self, reservation: Ref, as_user: Ref) -> None:
         """Confirm, before or after the hold lapsed, as anyone, the owner or another user."""
         self._move(Action.CONFIRM, reservation, as_user)
@@ -501,9 +429,9 @@ class _ReservationMachine(RuleBasedStateMachine):
 
     @rule(
         by=st.sampled_from(["schedule", "user", "both", "neither"]),
-        schedule=_SCHEDULE,
-        user=_USER,
-        status=_STATUS,
+        schedule=SCHEDULE,
+        user=USER,
+        status=STATUS,
         limit=st.integers(1, 4),
     )
     def list_reservations(
@@ -544,19 +472,19 @@ class _ReservationMachine(RuleBasedStateMachine):
         return None
 
     @precondition(_has_reservations)
-    @rule(reservation=_RESERVATION, as_user=_AS_USER)
+    @rule(reservation=RESERVATION, as_user=AS_USER)
     def cancel_reservation(self, reservation: Ref, as_user: Ref) -> None:
         """Cancel, as anyone, the owner or another user."""
         self._move(Action.CANCEL, reservation, as_user)
 
     @precondition(_has_reservations)
-    @rule(reservation=_RESERVATION, as_user=_AS_USER)
+    @rule(reservation=RESERVATION, as_user=AS_USER)
     def refund_reservation(self, reservation: Ref, as_user: Ref) -> None:
         """Refund, as anyone, the owner or another user."""
         self._move(Action.REFUND, reservation, as_user)
 
     @precondition(_has_reservations)
-    @rule(reservation=_RESERVATION, as_user=_AS_USER)
+    @rule(reservation=RESERVATION, as_user=AS_USER)
     def get_reservation(self, reservation: Ref, as_user: Ref) -> None:
         """Read a reservation, as anyone, the owner or another user."""
         rid = self._reservation_id(reservation)
