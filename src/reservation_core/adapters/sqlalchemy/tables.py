@@ -7,6 +7,7 @@ Create it with ``metadata.create_all(engine)`` or the shipped Alembic branch
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ from sqlalchemy import (
     Table,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from reservation_core.domain import ReservationStatus
 
 if TYPE_CHECKING:
     from ._dialects._base import DialectRules
@@ -108,10 +111,15 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _quoted(statuses: Iterable[ReservationStatus]) -> str:
+    return ", ".join(f"'{status}'" for status in statuses)
+
+
 #: The generated ``active_user_id``: the user id while the reservation holds seats.
-ACTIVE_USER_ID = "CASE WHEN status IN ('HELD', 'CONFIRMED') THEN user_id END"
+_HOLDING = _quoted(status for status in ReservationStatus if status.holds_seats)
+ACTIVE_USER_ID = f"CASE WHEN status IN ({_HOLDING}) THEN user_id END"
 #: The statuses a reservation row may have.
-STATUS_CHECK = "status IN ('HELD', 'CONFIRMED', 'CANCELLED', 'REFUNDED', 'EXPIRED')"
+STATUS_CHECK = f"status IN ({_quoted(ReservationStatus)})"
 
 schedules = Table(
     "rc_schedules",

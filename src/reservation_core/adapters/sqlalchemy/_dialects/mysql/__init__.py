@@ -25,7 +25,14 @@ from .._base import DialectRules, driver_booking, driver_cursor, driver_instant
 from ._galera import GALERA, GALERA_SYNC_WAIT, causal_reads_on_galera
 from ._group import SINCE, book_group_in_one_script
 from ._scripts import BOOK_AND_COMMIT
-from ._session import FOUND_ROWS, MULTI_STATEMENTS, READ_COMMITTED, configured_isolation
+from ._session import (
+    FOUND_ROWS,
+    MARIADB_EXACT,
+    MULTI_STATEMENTS,
+    MYSQL_EXACT,
+    READ_COMMITTED,
+    configured_isolation,
+)
 
 
 class MySQLRules(DialectRules):
@@ -41,7 +48,7 @@ class MySQLRules(DialectRules):
 
         The default collations fold case and ignore trailing spaces.
         """
-        exact = "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+        exact = MARIADB_EXACT if getattr(dialect, "is_mariadb", False) else MYSQL_EXACT
         return dialect.type_descriptor(mysql.VARCHAR(64, charset="utf8mb4", collation=exact))
 
     @classmethod

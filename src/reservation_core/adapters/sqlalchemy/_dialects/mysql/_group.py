@@ -32,7 +32,7 @@ from reservation_core.adapters.sqlalchemy.tables import events, reservations, sc
 from reservation_core.domain import Reservation, event_type
 
 from .._base import DialectRules, driver_cursor, driver_instant
-from ._session import READ_COMMITTED
+from ._session import MARIADB_EXACT, READ_COMMITTED
 
 #: MariaDB 10.6 brought ``JSON_TABLE``.
 SINCE = (10, 6)
@@ -40,7 +40,7 @@ SINCE = (10, 6)
 _S, _R, _E = schedules.name, reservations.name, events.name
 _s, _r = schedules.c, reservations.c
 # The ids compare as the tables' columns do: binary, NO PAD (see tables.IdString).
-_ID = "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
+_ID = f"VARCHAR(64) CHARACTER SET utf8mb4 COLLATE {MARIADB_EXACT}"
 _MEMBERS = (
     "JSON_TABLE(%(members)s, '$[*]' COLUMNS ("
     f"ord FOR ORDINALITY, id VARCHAR(36) PATH '$[0]', sid {_ID} PATH '$[1]', "

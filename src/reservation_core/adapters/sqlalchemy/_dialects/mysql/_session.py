@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+#: The binary NO PAD collations that compare ids exactly (no case folding, no trailing-space
+#: padding): MariaDB's, and MySQL 8's.
+MARIADB_EXACT = "utf8mb4_nopad_bin"
+MYSQL_EXACT = "utf8mb4_0900_bin"
 #: Every unit of work's isolation where the engine does not already run at it.
 READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 #: ``CLIENT_MULTI_STATEMENTS``: the connection accepts several statements in one query.
