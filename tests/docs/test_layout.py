@@ -41,11 +41,10 @@ def layouts(browser: Any, site_url: str) -> dict[tuple[str, int], dict[str, Any]
     for width in WIDTHS:
         context = _local_context(browser, site_url, set(), viewport={"width": width, "height": 900})
         try:
+            tab = context.new_page()
             for page_name in PAGES:
-                tab = context.new_page()
                 tab.goto(page_url(site_url, page_name), wait_until="load")
                 measured[page_name, width] = tab.evaluate(_MEASURE)
-                tab.close()
         finally:
             context.close()
     return measured
