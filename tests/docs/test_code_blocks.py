@@ -10,10 +10,12 @@ fresh working directory, so a block may use what an earlier one defined:
 - a ``pycon`` block (or a ``python`` block of ``>>>`` prompts) is a doctest;
 - a block that only includes a file's section (``--8<-- "path:section"``) must name a
   section that exists;
-- ``<!-- invisible-code-block: python -->`` comments give a block what the prose assumes
-  (an engine, a service), and ``<!-- skip: next "reason" -->`` excludes a block that
-  needs what a test cannot have (a database host of the reader's); both are visible in
-  the Markdown source only.
+- ``<!-- invisible-code-block: python -->`` comments set up what lies outside the
+  reader's code (a database file with the schema, a table of the host's) or check what
+  a block did, never a name a visible block uses (test_hidden_setup.py holds them to
+  that), and ``<!-- skip: next "reason" -->`` excludes a block that needs what a test
+  cannot have (a database host of the reader's); both are visible in the Markdown
+  source only.
 
 The docstring examples of the package (``>>>``, shown in the API reference) run as
 doctests too.

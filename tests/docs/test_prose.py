@@ -29,6 +29,17 @@ def _shipped_text_files() -> list[Path]:
     return [path for path in files if path != Path(__file__)]  # this file names the patterns
 
 
+def _install_block(path: Path) -> str:
+    section = path.read_text().split("\n## Install\n", 1)[1]
+    return re.search(r"```bash\n(.*?)```", section, re.S)[1]  # type: ignore[index]
+
+
+def test_getting_started_installs_what_the_readme_installs() -> None:
+    """Getting started once recommended ``[postgresql]`` where the README recommends
+    ``[postgresql-binary]`` (psycopg with its own libpq, nothing to build)."""
+    assert _install_block(ROOT / "docs" / "getting-started.md") == _install_block(README)
+
+
 def test_nothing_cites_a_document_users_do_not_have() -> None:
     """The team's design notes are not shipped: a rule is stated, or a docs page linked."""
     citing = [

@@ -75,12 +75,10 @@ def page_url(base: str, page: str) -> str:
     return base if page == "index.md" else f"{base}{page.removesuffix('.md')}/"
 
 
-@pytest.fixture(scope="session")
-def pages(browser: Any, site_url: str) -> dict[str, Page]:
-    """Every page of the site, opened once in Chromium."""
-    context = browser.new_context()
+def _local_context(browser: Any, site_url: str, blocked: set[str], **options: Any) -> Any:
+    """A browser context whose requests leaving the site are blocked (and noted)."""
+    context = browser.new_context(**options)
     local = urlsplit(site_url).netloc
-    blocked: set[str] = set()
 
     def stay_local(route: Any) -> None:
         if urlsplit(route.request.url).netloc == local:
@@ -89,12 +87,21 @@ def pages(browser: Any, site_url: str) -> dict[str, Page]:
             blocked.add(route.request.url)
             route.abort()
 
+    context.route("**/*", stay_local)
+    return context
+
+
+@pytest.fixture(scope="session")
+def pages(browser: Any, site_url: str) -> dict[str, Page]:
+    """Every page of the site, opened once in Chromium."""
+    blocked: set[str] = set()
+    context = _local_context(browser, site_url, blocked)
+
     def script_error(error: Any, errors: list[str]) -> None:
         # A CDN script (Mermaid's) that was blocked fails to load; that is not the page's fault.
         if not any(url in str(error) for url in blocked):
             errors.append(f"script: {error}")
 
-    context.route("**/*", stay_local)
     opened = {}
     try:
         for page_name in PAGES:
@@ -146,6 +153,7 @@ def test_no_markup_shows_as_text(pages: dict[str, Page], page_name: str) -> None
     assert "```" not in page.text, "a code fence is shown as text: a block did not close"
     assert not re.search(r"^:::", page.text, re.M), "an API directive was not rendered"
     assert "<!--" not in page.text, "an HTML comment is shown as text"
+    assert not re.search(r"<reservation_core\.[\w.]+>", page.text), "a Sphinx role's target"
     assert page.nested_quotes == 0, "'>>>' prompts rendered as nested quotes, not as code"
     assert ">>>" not in page.prose, "a '>>>' example is shown as prose, not as code"
     assert all(block.strip() for block in page.code), "an empty code block"

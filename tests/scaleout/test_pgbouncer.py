@@ -82,6 +82,9 @@ def test_with_the_option_a_hosts_own_statements_are_right(pgbouncer_url: str) ->
     assert counts == {"right": CLIENTS * QUERIES, "wrong": 0, "errors": 0}
 
 
+# postgresql_engine: the direct database's rc_ tables, made afresh as for every suite (alone,
+# on a fresh database, this folder would otherwise find none there).
+@pytest.mark.usefixtures("postgresql_engine")
 def test_the_unit_of_work_switches_prepares_off_behind_the_pooler_only(
     pgbouncer_url: str, new_id: Callable[[str], str]
 ) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from reservation_core.adapters.sqlalchemy import _audit, metadata
+from reservation_core.cli._options import URL_VARIABLE
 from reservation_core.cli._urls import FORMS, CliError, parse_url, shown
 
 SUPPORTED = f"reservation_core supports {FORMS}"
@@ -59,20 +60,22 @@ def _missing_sqlite_file(url: URL) -> Path | None:
 
 
 def open_engine(
-    url_text: str, *, pool_size: int = 5, connect: bool = True, must_exist: bool = False
+    url_text: str | None, *, pool_size: int = 5, connect: bool = True, must_exist: bool = False
 ) -> Engine:
     """An engine on ``url_text`` with a bounded pool that threads queue on.
 
     Args:
-        url_text: the database URL.
+        url_text: the database URL (``None``: neither ``--url`` nor its variable was given).
         pool_size: the connections the pool holds at most.
         connect: connect once, so that an unreachable database fails here.
         must_exist: refuse a SQLite file that does not exist, rather than create it empty.
 
     Raises:
-        CliError: a bad URL, an unknown dialect, a missing driver, a missing SQLite file
+        CliError: no URL, a bad URL, an unknown dialect, a missing driver, a missing SQLite file
             (with ``must_exist``) or (with ``connect``) a database that cannot be reached.
     """
+    if url_text is None:
+        raise CliError(f"no database given: pass --url URL or set {URL_VARIABLE}")
     url = parse_url(url_text)
     missing = _missing_sqlite_file(url) if must_exist else None
     if missing is not None:
@@ -184,6 +187,11 @@ def emit(
         print(json.dumps(report, indent=2))
     else:
         print("\n".join(text(report)))
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 schedule``, ``3 schedules``: a count and its (regular) noun, in agreement."""
+    return f"{number} {noun if number == 1 else noun + 's'}"
 
 
 def mark(ok: bool) -> str:

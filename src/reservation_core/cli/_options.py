@@ -70,15 +70,17 @@ URL_VARIABLE = "RESERVATION_CORE_URL"
 
 
 def add_url(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """``--url``: the database, as a SQLAlchemy URL; defaults to ``$RESERVATION_CORE_URL``."""
-    fallback = os.environ.get(URL_VARIABLE) or None
+    """``--url``: the database, as a SQLAlchemy URL; defaults to ``$RESERVATION_CORE_URL``.
+
+    Without either, a command that needs a database says to give one or the other, when
+    it opens the database (argparse's own message could not name the variable).
+    """
     default = f"default: ${URL_VARIABLE}"
     if not required:
         default += ", else a new SQLite file in a temporary directory"
     parser.add_argument(
         "--url",
-        required=required and fallback is None,
-        default=fallback,
+        default=os.environ.get(URL_VARIABLE) or None,
         metavar="URL",
         help="database URL, e.g. sqlite:///reservations.db, "
         "postgresql+psycopg://user@host/db, mysql+pymysql://user@host/db "

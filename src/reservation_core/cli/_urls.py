@@ -87,6 +87,38 @@ def _postgres_alias(url: URL) -> URL:
     return url.set(drivername=f"postgresql+{driver or 'psycopg'}")
 
 
+def _why_unparsable(text: str) -> str:
+    """What in ``text`` SQLAlchemy's URL parser refused, and what to type instead.
+
+    Never quotes what it refused but the scheme: the rest may be a password or hold one.
+    """
+    scheme, separator, rest = text.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    host = re.split(r"[/?]", location, maxsplit=1)[0]
+    port = host.rpartition("]")[2].partition(":")[2]
+    bad_port = bool(port) and not port.isdigit()
+    reasons = [
+        (not separator, "'://' must follow the database and driver names"),
+        (
+            re.fullmatch(r"[\w+]+", scheme) is None,
+            f"the scheme {scheme!r} may hold only letters, digits, '_' and '+'",
+        ),
+        # The parser ends the password at its first "@" and reads the rest as the host.
+        ("@" in credentials, "the password holds '@': percent-encode it as %40"),
+        (host.startswith("[") and "]" not in host, "the IPv6 address lacks its closing ']'"),
+        # Without "@HOST" the "port" may be a password: never quoted.
+        (
+            bad_port and not at,
+            "what follows ':' is no port number (a password goes in USER:PASSWORD@HOST)",
+        ),
+        (bad_port, "the port is not a number"),
+    ]
+    return next(
+        (reason for refused, reason in reasons if refused),
+        f"it does not have the form {'USER:PASSWORD@' if at else ''}HOST:PORT/DATABASE",
+    )
+
+
 def parse_url(text: str) -> URL:
     """Parse a database URL, or fail with a :class:`CliError` that shows the expected form.
 
@@ -97,7 +129,9 @@ def parse_url(text: str) -> URL:
     except (sa_exc.ArgumentError, ValueError):  # ValueError: a port not a number
         # Only the typed text, masked: the parser's own message may quote a password
         # that a missing "@" or "/" left where the host or port should be.
-        raise CliError(f"not a database URL: {_typed(text)!r} (expected {FORMS})") from None
+        raise CliError(
+            f"not a database URL: {_typed(text)!r}: {_why_unparsable(text)} (expected {FORMS})"
+        ) from None
     _remember_secrets(text, url)
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         raise CliError(

@@ -15,7 +15,7 @@ from typing import Any
 
 from reservation_core.adapters.sqlalchemy import AuditReport, ScheduleDrift
 from reservation_core.adapters.sqlalchemy import audit as audit_database
-from reservation_core.cli._common import emit, open_engine, require_schema
+from reservation_core.cli._common import counted, emit, open_engine, require_schema
 from reservation_core.cli._options import Commands, add_command, add_json, add_url
 from reservation_core.cli._urls import shown
 
@@ -78,7 +78,8 @@ def drift_line(drift: dict[str, Any]) -> str:
 def _text(report: dict[str, Any]) -> list[str]:
     drifts = report["drifts"]
     repaired = sum(drift["repaired"] for drift in drifts)
-    lines = [f"audit of {report['database']}: {report['schedules_checked']} schedules checked"]
+    checked = counted(report["schedules_checked"], "schedule")
+    lines = [f"audit of {report['database']}: {checked} checked"]
     if drifts:
         lines.append(f"{len(drifts)} drifted:")
         lines += [drift_line(drift) for drift in drifts]

@@ -19,6 +19,7 @@ from reservation_core import BusinessException, Reservation, ReservationService
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, audit
 from reservation_core.cli import _holds
 from reservation_core.cli._common import (
+    counted,
     database,
     emit,
     mark,
@@ -170,7 +171,8 @@ def _text(report: dict[str, Any]) -> list[str]:
     return [
         f"reservation-core demo on {report['backend']} ({report['database']})",
         f"schedule {report['schedule_id']}: capacity {report['capacity']}, "
-        f"{report['requests']} concurrent requests, pool of {report['pool_size']} connections",
+        f"{counted(report['requests'], 'concurrent request')}, "
+        f"pool of {counted(report['pool_size'], 'connection')}",
         "",
         "booking race (threads released together by a barrier):",
         f"  {'CONFIRMED':<32}{report['confirmed']:>6}",

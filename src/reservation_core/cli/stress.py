@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from reservation_core import BusinessException, ErrorCode, ReservationService
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, audit
 from reservation_core.cli._common import (
+    counted,
     database,
     emit,
     released_together,
@@ -209,16 +210,16 @@ def _report(engine: Engine, load: _Load, args: argparse.Namespace) -> dict[str, 
 def _text(report: dict[str, Any]) -> list[str]:
     lines = [
         f"reservation-core stress on {report['backend']} ({report['database']})",
-        f"{report['schedules']} schedules of {report['capacity']} seats, "
-        f"{report['threads']} threads, {report['elapsed_s']} s",
-        f"{report['operations']} operations, {report['throughput_per_s']}/s, "
+        f"{counted(report['schedules'], 'schedule')} of {counted(report['capacity'], 'seat')}, "
+        f"{counted(report['threads'], 'thread')}, {report['elapsed_s']} s",
+        f"{counted(report['operations'], 'operation')}, {report['throughput_per_s']}/s, "
         f"latency p50 {report['p50_ms']} ms, p99 {report['p99_ms']} ms",
     ]
     for operation, outcomes in report["outcomes"].items():
         lines.append(f"  {operation}:")
         lines += [f"    {outcome:<32}{number:>8}" for outcome, number in outcomes.items()]
     lines.append(
-        f"audit: {report['audit']['schedules_checked']} schedules checked, "
+        f"audit: {counted(report['audit']['schedules_checked'], 'schedule')} checked, "
         f"{len(report['audit']['drifts'])} drifted"
     )
     lines += [f"violation: {violation}" for violation in report["violations"]]

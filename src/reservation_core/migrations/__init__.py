@@ -118,8 +118,10 @@ def current_revision(bind: Engine | str) -> tuple[str, ...]:
 def schema_differences(bind: Engine | str) -> list[str]:
     """How the database's ``rc_`` tables differ from the library's ``metadata``.
 
-    One line per difference (a missing or extra table, column, type, index, or a
-    constraint named otherwise); an empty list when they match. Other tables are ignored.
+    One line per difference, in what the database lacks or has more (``missing index:
+    rc_events.ix_rc_events_occurred_at``, ``unexpected column: rc_schedules.note``) or how
+    a column differs (``column rc_event_consumers.consumer is VARCHAR(32), expected
+    VARCHAR(64)``); an empty list when they match. Other tables are ignored.
     """
     from reservation_core.migrations._compare import (  # noqa: PLC0415 - needs Alembic
         schema_differences as differences,

@@ -70,6 +70,19 @@ def trouble_of(error: sa_exc.DBAPIError | OSError, classify: Classifier) -> Trou
     return Trouble.OTHER
 
 
+def seen_lost(error: BaseException | None) -> bool:
+    """Whether ``error`` is what :func:`translated` makes of a connection it saw die.
+
+    Its connection must never be pooled again: the pool would reset it (a rollback that
+    fails on a dead connection, logged at ERROR with a traceback), or hand it to the next
+    caller. SQLAlchemy discards it by itself only where it reads the driver's error as a
+    disconnect; a driver's bare socket error (pg8000's, at COMMIT) it does not.
+    """
+    if isinstance(error, ConnectionLost):
+        return True
+    return isinstance(error, BusinessException) and error.details.get("outcome") == "unknown"
+
+
 @contextmanager
 def translated(
     classify: Classifier, *, connecting: bool = False, committing: bool = False

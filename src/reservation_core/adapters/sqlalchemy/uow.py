@@ -12,10 +12,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, scoped_session
 
 from reservation_core.domain import Reservation
-from reservation_core.ports import ConnectionLost, DuplicateReservationError
+from reservation_core.ports import DuplicateReservationError
 
 from ._dialects import rules_for
-from ._errors import UniqueViolation, UnsupportedDatabaseError, translated
+from ._errors import UniqueViolation, UnsupportedDatabaseError, seen_lost, translated
 from ._runner import Runner, RunnerUnitOfWork
 
 __all__ = ["SqlAlchemyUnitOfWork"]
@@ -114,9 +114,10 @@ class SqlAlchemyUnitOfWork(RunnerUnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if isinstance(exc, ConnectionLost) and self.retryable and self._connection is not None:
-            # Never pool it again: a server that now refuses writes (a demoted primary)
-            # still answers the pool's ping, and the retry would meet it once more.
+        if seen_lost(exc) and self.retryable and self._connection is not None:
+            # Never pool it again: a dead one would fail the pool's reset, and a server that
+            # now refuses writes (a demoted primary) still answers the pool's ping, and the
+            # retry would meet it once more.
             with contextlib.suppress(Exception):
                 self._connection.invalidate()
         super().__exit__(exc_type, exc, tb)

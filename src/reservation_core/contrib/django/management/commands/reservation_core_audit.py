@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reservation_core.adapters.sqlalchemy._audit import audit_units
+from reservation_core.cli._common import counted
 from reservation_core.contrib.django._uow import DjangoUnitOfWork
 from reservation_core.errors import BusinessException
 
@@ -46,7 +47,7 @@ class Command(BaseCommand):
             }
             self.stdout.write(json.dumps(body))
         else:
-            self.stdout.write(f"{report.schedules_checked} schedules checked")
+            self.stdout.write(f"{counted(report.schedules_checked, 'schedule')} checked")
             for drift in report.drifts:
                 state = "repaired" if drift.repaired else "not repaired"
                 self.stdout.write(
