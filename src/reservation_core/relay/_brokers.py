@@ -75,7 +75,7 @@ class Publisher(abc.ABC):
     async def unreachable(self, error: Exception) -> RelayError:
         """Close what a failed :meth:`connect` opened; the error to raise for it."""
         await self.close()
-        return RelayError(f"cannot connect to {self.describe()}: {error!r}")
+        return RelayError(f"cannot connect to {self.describe()}: {describe_error(error)}")
 
 
 #: URL scheme -> (the publisher's module, the pip extra its client comes with).
@@ -141,6 +141,12 @@ def secrets_of(url: str) -> list[str]:
     except ValueError:
         return []
     return [password] if password else []
+
+
+def describe_error(error: BaseException) -> str:
+    """An exception on one line: its type and, if it says anything, its message."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 async def close_quietly(connection: Any, method: str = "close") -> None:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from reservation_core import BusinessException, ErrorCode, ReservationEvent
-from reservation_core.relay._brokers import Publisher, RelayError, secrets_of
+from reservation_core.relay._brokers import Publisher, RelayError, describe_error, secrets_of
 from reservation_core.relay._message import outgoing
 
 logger = logging.getLogger("reservation_core.relay")
@@ -214,7 +214,7 @@ class Engine:
                 self.hide(
                     f"{self.publisher.shown_url} did not confirm event {event.id} "
                     f"({len(events) - len(confirmed)} of the batch of {len(events)} left "
-                    f"for the next claim): {reason!r}"
+                    f"for the next claim): {describe_error(reason)}"
                 )
             ) from reason
         return len(events)

@@ -61,7 +61,7 @@ class BrokerPublisher(Publisher):
                 name="reservation-core relay",
                 connect_timeout=max(1, round(timeout)),
                 allow_reconnect=False,
-                max_reconnect_attempts=0,
+                max_reconnect_attempts=1,
                 error_cb=quiet,
             )
             self._jetstream = self._connection.jetstream(
