@@ -78,14 +78,14 @@ class Publisher(abc.ABC):
         return RelayError(f"cannot connect to {self.describe()}: {describe_error(error)}")
 
 
-#: URL scheme -> (the publisher's module, the pip extra its client comes with).
+#: URL scheme -> (the publisher's module, its client's module, the extra that installs it).
 SCHEMES = {
-    "nats": ("_nats", "nats"),
-    "tls": ("_nats", "nats"),
-    "amqp": ("_amqp", "rabbitmq"),
-    "amqps": ("_amqp", "rabbitmq"),
-    "redis": ("_redis", "redis"),
-    "rediss": ("_redis", "redis"),
+    "nats": ("_nats", "nats", "nats"),
+    "tls": ("_nats", "nats", "nats"),
+    "amqp": ("_amqp", "aio_pika", "rabbitmq"),
+    "amqps": ("_amqp", "aio_pika", "rabbitmq"),
+    "redis": ("_redis", "redis.asyncio", "redis"),
+    "rediss": ("_redis", "redis.asyncio", "redis"),
 }
 
 
@@ -103,7 +103,8 @@ def publisher_for(url: object, settings: Settings) -> Publisher:
     if scheme not in SCHEMES:
         known = ", ".join(f"{name}://" for name in SCHEMES)
         raise invalid("broker_url", f"must start with one of {known}", shown_url(url))
-    module_name, _ = SCHEMES[scheme]
+    module_name, client_name, extra = SCHEMES[scheme]
+    client(client_name, extra)  # missing: said now, not at the first connection
     module = importlib.import_module(f"{__package__}.{module_name}")
     publisher: Publisher = module.BrokerPublisher(url, settings)
     return publisher
