@@ -120,8 +120,11 @@ class Progress:
     since: int = 0
     started: float = dataclasses.field(default_factory=time.monotonic)
     newest: ReservationEvent | None = None
+    #: Whether events were relayed since the relay last caught up.
+    busy: bool = False
 
     def relayed(self, events: Sequence[ReservationEvent]) -> None:
+        self.busy = True
         self.total += len(events)
         self.since += len(events)
         self.newest = max(events, key=lambda event: event.id)
@@ -129,7 +132,8 @@ class Progress:
             self.log("relayed")
 
     def caught_up(self) -> None:
-        if self.since:
+        if self.busy:
+            self.busy = False
             self.log("caught up:")
 
     def log(self, what: str) -> None:
