@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,8 @@ class RelayProcess:
         self.exits: list[int] = []
 
     def start(self) -> None:
+        self.log.touch()
+        self.started_at = self.log.stat().st_size
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "reservation_core", "relay", *self.arguments],
@@ -123,8 +126,14 @@ class RelayProcess:
         self.process = None
 
     def stop(self) -> int:
-        """SIGTERM, as an operator stops it; its exit status."""
+        """SIGTERM, as an operator stops it, once it runs; its exit status."""
         assert self.process is not None
+        deadline = time.monotonic() + 60
+        # Before Python has started and imported the command, SIGTERM is only a kill.
+        while "relaying the events" not in self.log.read_text()[self.started_at :]:
+            assert self.process.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.05)
         self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=60)

@@ -92,35 +92,39 @@ def add_parser(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Relay until SIGTERM or Ctrl-C; 0 once stopped cleanly."""
     remember_secrets(args.to)
-    engine = open_engine(args.url, pool_size=1, must_exist=True)
-    try:
-        require_schema(engine)
-        service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))
+    # Asked to stop while still starting: it starts, then stops at once, with status 0.
+    with stop_on_signal() as stop:
+        engine = open_engine(args.url, pool_size=1, must_exist=True)
         try:
-            relay = Relay(
-                service,
-                args.to,
-                consumer=args.consumer,
-                topic=args.topic,
-                source=args.source,
-                stream=args.stream,
-                exchange=args.exchange,
-                queue=args.queue or None,
-                batch_size=args.batch,
-                publish_timeout=args.publish_timeout,
-                progress_every=args.progress,
-            )
-        except ImportError as error:
-            raise CliError(str(error)) from None
-        logger.setLevel(logging.INFO)
-        logger.info("reading the events of %s", shown(engine))
-        with stop_on_signal() as stop:
+            require_schema(engine)
+            relay = _relay(ReservationService(lambda: SqlAlchemyUnitOfWork(engine)), args)
+            logger.setLevel(logging.INFO)
+            logger.info("reading the events of %s", shown(engine))
             try:
                 relay.connect()
                 relay.run(stop)
             finally:
                 relay.close()
-        logger.info("stopped: %d events relayed", relay.relayed)
-    finally:
-        engine.dispose()
+            logger.info("stopped: %d events relayed", relay.relayed)
+        finally:
+            engine.dispose()
     return 0
+
+
+def _relay(service: ReservationService, args: argparse.Namespace) -> Relay:
+    try:
+        return Relay(
+            service,
+            args.to,
+            consumer=args.consumer,
+            topic=args.topic,
+            source=args.source,
+            stream=args.stream,
+            exchange=args.exchange,
+            queue=args.queue or None,
+            batch_size=args.batch,
+            publish_timeout=args.publish_timeout,
+            progress_every=args.progress,
+        )
+    except ImportError as error:
+        raise CliError(str(error)) from None
