@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
 from datetime import timedelta
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from reservation_core import AsyncReservationService, ReservationEvent, ReservationService
 from reservation_core.relay._brokers import Settings, publisher_for
@@ -19,6 +20,7 @@ from reservation_core.relay._engine import TAKE_OVER, Engine, TaskStop, ThreadSt
 from reservation_core.relay._message import DEFAULT_SOURCE, check_template, invalid
 
 S = TypeVar("S", ReservationService, AsyncReservationService)
+T = TypeVar("T")
 
 #: The topic of each broker unless told otherwise: a subject or routing key per
 #: schedule and event type; one Redis stream, so that one reader sees every event.
@@ -171,10 +173,11 @@ class Relay(_Relay[ReservationService]):
     def _outbox(self, service: ReservationService) -> _ThreadedOutbox:
         return _ThreadedOutbox(service)
 
-    def _run(self, work: object) -> object:
+    def _run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the relay's own event loop (made at the first call)."""
         if self._runner is None:
             self._runner = asyncio.Runner()
-        return self._runner.run(work)  # type: ignore[arg-type]
+        return self._runner.run(work)
 
     def connect(self) -> None:
         """Connect to the broker and declare what is needed; done by the first relay too.
@@ -192,9 +195,7 @@ class Relay(_Relay[ReservationService]):
                 is acknowledged, the rest is relayed by a later call.
             BusinessException: from ``claim_events`` / ``ack_events``.
         """
-        relayed = self._run(self._engine.relay_pending())
-        assert isinstance(relayed, int)  # noqa: S101 - for the type checker
-        return relayed
+        return self._run(self._engine.relay_pending())
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Relay until ``stop`` is set, polling for new events, retrying after failures.
