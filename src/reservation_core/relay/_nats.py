@@ -8,7 +8,6 @@ stored again: subscribers never see it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,12 +26,14 @@ _MOST_PENDING = 10_000
 
 
 def stream_subjects(template: str) -> str | None:
-    """The subjects a stream needs for ``template``: its literal head and ``>``.
+    """The subjects a stream needs for ``template``: its fixed first tokens and ``>``.
 
-    ``None`` when the template starts with a placeholder: such a stream must be made by
-    the operator.
+    ``None`` when a placeholder comes before the first ``.``: such a stream must be made
+    by the operator.
     """
-    head = re.split(r"\{", template, maxsplit=1)[0]
+    if "{" not in template:
+        return template  # one subject for every event
+    head = template.split("{", 1)[0]
     if "." not in head:
         return None
     return head.rsplit(".", 1)[0] + ".>"
@@ -82,7 +83,8 @@ class BrokerPublisher(Publisher):
         if subjects is None:
             raise RelayError(
                 f"the stream {self.settings.stream} does not exist, and the topic "
-                f"{self.settings.topic!r} starts with a placeholder: create the stream first"
+                f"{self.settings.topic!r} has a placeholder in its first token: "
+                "create the stream first"
             )
         await self._jetstream.add_stream(
             name=self.settings.stream,
