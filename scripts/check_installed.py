@@ -16,6 +16,7 @@ import reservation_core
 from reservation_core import BusinessException, ReservationService
 from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
+from reservation_core.relay import message_schema
 
 
 def _check_overbooking_refused(service: ReservationService) -> None:
@@ -44,6 +45,11 @@ def main() -> None:
     store = InMemoryStore()
     _check_overbooking_refused(ReservationService(lambda: InMemoryUnitOfWork(store)))
     _check_overbooking_refused(ReservationService(lambda: SqlAlchemyUnitOfWork(engine)))
+    # The relay's message schema is package data; no broker client comes with the core.
+    if message_schema()["properties"]["version"]["const"] != 1:
+        raise SystemExit("the relay's message schema is not the one shipped")
+    if {"nats", "aio_pika", "redis"} & set(sys.modules):
+        raise SystemExit("import reservation_core.relay imported a broker client (an extra)")
     print("wheel OK:", reservation_core.__version__, "from", package)
 
 

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import signal
 import subprocess
+import sys
 import threading
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from reservation_core import ReservationService
-from tests.cli.conftest import run_cli, start_cli, url_of
+from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
+from tests.cli.conftest import cli_environment, run_cli, start_cli, url_of
+from tests.databases import make_engine
 
 LINE = re.compile(
     r"^(?P<id>\d+) (?P<at>\S+) (?P<type>reservation\.\w+) reservation=(?P<reservation>\S+) "
@@ -142,3 +147,29 @@ def test_events_rejects_a_bad_limit_or_lease_as_usage_errors() -> None:
     result = run_cli("events", "--url", "sqlite:///x.db")
     assert result.returncode == 2
     assert "--consumer" in result.stderr
+
+
+def test_events_piped_into_head_ends_quietly_with_status_0(tmp_path: Path) -> None:
+    """``reservation-core events … | head``: the reader leaves early; no traceback, status 0."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'many.sqlite3'}")
+    metadata.create_all(engine)
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))
+    service.create_schedule("crowd", 2000)
+    for n in range(600):  # ~110 kB of lines: more than a pipe holds
+        service.create_reservation("crowd", f"user-{n}")
+    engine.dispose()
+
+    command = [sys.executable, "-m", "reservation_core", "events", "--url", url_of(engine)]
+    pipeline = (
+        f'{shlex.join(command)} --consumer head | head -n 2; echo "status ${{PIPESTATUS[0]}}" >&2'
+    )
+    result = subprocess.run(  # noqa: S603 - bash runs our own interpreter, as a user would
+        ["bash", "-c", pipeline],  # noqa: S607
+        env=cli_environment({}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert len(result.stdout.splitlines()) == 2
+    assert result.stderr == "status 0\n"  # no BrokenPipeError traceback

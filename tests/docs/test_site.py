@@ -32,6 +32,7 @@ PUBLIC_MODULES = [
     "reservation_core.migrations",
     "reservation_core.testing",
     "reservation_core.cli",
+    "reservation_core.relay",
     "reservation_core.contrib.http",
     "reservation_core.contrib.django",
 ]

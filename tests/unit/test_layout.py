@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("running", ("_running",)),
     ("adapters", ("adapters",)),
     ("public face", ("__init__", "service", "async_service")),
-    ("edges", ("cli", "contrib", "testing", "migrations", "instrumentation", "__main__")),
+    ("edges", ("cli", "relay", "contrib", "testing", "migrations", "instrumentation", "__main__")),
 ]
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import signal
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, inspect
@@ -197,3 +199,21 @@ def counted(number: int, noun: str) -> str:
 def mark(ok: bool) -> str:
     """``ok`` or ``FAILED``, for the text reports."""
     return "ok" if ok else "FAILED"
+
+
+@contextlib.contextmanager
+def stop_on_signal() -> Iterator[threading.Event]:
+    """An event set by the first SIGINT or SIGTERM; a second SIGINT interrupts at once."""
+    stop = threading.Event()
+
+    def asked(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, asked) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -70,6 +70,11 @@ def _remember_secrets(text: str, url: URL) -> None:
     _SECRETS.update(value for value in values if len(value) > 2)
 
 
+def remember_secrets(url_text: str) -> None:
+    """Hide the secrets of a URL that is not a database's (a broker's) in every message."""
+    _SECRETS.update(secret for secret in _typed_secrets(url_text) if len(secret) > 2)
+
+
 def _unsplit_password(url: URL) -> URL:
     """A password with a bare ``@`` leaves its tail in the host: put it back."""
     if url.host is None or "@" not in url.host:

@@ -15,20 +15,16 @@ Each consumer name gets every event once acknowledged: use a name of its own (sa
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import signal
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from types import FrameType
 from typing import Any
 
 from reservation_core import ReservationEvent, ReservationService
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork
-from reservation_core.cli._common import open_engine, require_schema
+from reservation_core.cli._common import open_engine, require_schema, stop_on_signal
 from reservation_core.cli._options import Commands, add_command, add_url, positive, seconds
 
 SUMMARY = "print (and acknowledge) the events a consumer claims; --follow to tail them"
@@ -84,31 +80,13 @@ def event_line(event: ReservationEvent) -> str:
     )
 
 
-@contextlib.contextmanager
-def _stop_on_signal() -> Iterator[threading.Event]:
-    """An event set by the first SIGINT or SIGTERM; a second SIGINT interrupts at once."""
-    stop = threading.Event()
-
-    def asked(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-
-    previous = {sig: signal.signal(sig, asked) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def run(args: argparse.Namespace) -> int:
     """Claim, print and acknowledge; 0 once done (or interrupted in ``--follow``)."""
     engine = open_engine(args.url, pool_size=1, must_exist=True)
     try:
         require_schema(engine)
         service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))
-        with _stop_on_signal() as stop:
+        with stop_on_signal() as stop:
             _consume(service, args, stop)
     finally:
         engine.dispose()
