@@ -184,16 +184,24 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _number(literal: str) -> int | float:
+    # JSON has numbers, not ints and floats: 2.0 and 2e3 are integers, as JSON Schema's
+    # "integer" reads them, so a count sent as 2.0 books 2 seats.
+    value = float(literal)
+    return int(value) if value.is_integer() else value
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object, else ``VALIDATION_ERROR`` on the field ``body``.
 
     Strict JSON (RFC 8259): Python's ``NaN`` and ``Infinity`` are refused, and so is a
-    body nested too deep to parse or larger than :data:`MAX_BODY_BYTES` (413).
+    body nested too deep to parse or larger than :data:`MAX_BODY_BYTES` (413). A number
+    with no fraction is an integer (``2.0``, ``2e3``), whatever its spelling.
     """
     if len(raw) > MAX_BODY_BYTES:
         raise body_too_large()
     try:
-        body = json.loads(raw or b"{}", parse_constant=_refuse_constant)
+        body = json.loads(raw or b"{}", parse_constant=_refuse_constant, parse_float=_number)
     except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
     if not isinstance(body, dict):

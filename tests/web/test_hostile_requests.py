@@ -143,12 +143,16 @@ def test_a_failed_csrf_check_answers_json_in_django() -> None:
             {"field": "capacity", "reason": "must be an integer", "value": 2.5},
         ),
         (
-            {"schedule_id": "s", "capacity": 1.0},
-            {"field": "capacity", "reason": "must be an integer", "value": 1.0},
-        ),
-        (
             {"schedule_id": "s", "capacity": 10**20},
             {"field": "capacity", "reason": "must be at most 2147483647", "value": "number"},
+        ),
+        (
+            {"schedule_id": "s", "capacity": 1e20},
+            {"field": "capacity", "reason": "must be at most 2147483647", "value": "number"},
+        ),
+        (
+            {"schedule_id": "s", "capacity": -0.5},
+            {"field": "capacity", "reason": "must be an integer", "value": -0.5},
         ),
         (
             {"schedule_id": "s", "capacity": [1]},
@@ -168,14 +172,30 @@ def test_validation_details_are_json_terms(
 
 
 def test_a_bad_quantity_is_shown_as_sent(web: WebClient, new_id: NewId) -> None:
-    path = f"/schedules/{schedule(web, new_id)}/reservations"
-    for sent, reason in ((1.0, "must be an integer"), (10**20, "must be at most 2147483647")):
-        shown = sent if isinstance(sent, float) else "number"
+    path = f"/schedules/{schedule(web, new_id, capacity=5)}/reservations"
+    for sent, reason, shown in [
+        (1.5, "must be an integer", 1.5),
+        (10**20, "must be at most 2147483647", "number"),
+        (1e20, "must be at most 2147483647", "number"),
+        ("1", "must be an integer", "1"),
+    ]:
         answer = web.post(path, {"quantity": sent}, user="u")
         assert (answer.status, answer.body["details"]) == (
             422,
             {"field": "quantity", "reason": reason, "value": shown},
         )
+
+
+def test_a_whole_number_is_an_integer_however_it_is_spelled(web: WebClient, new_id: NewId) -> None:
+    """JSON has numbers: ``2.0`` is the integer 2, as JSON Schema's ``integer`` reads it."""
+    schedule_id = new_id("sched")
+    created = web.post(
+        "/schedules", raw=f'{{"schedule_id": "{schedule_id}", "capacity": 3e0}}'.encode()
+    )
+    assert (created.status, created.body["capacity"]) == (201, 3)
+    path = f"/schedules/{schedule_id}/reservations"
+    booked = web.post(path, raw=b'{"quantity": 2.0}', user="u")
+    assert (booked.status, booked.body["quantity"]) == (201, 2)
 
 
 def test_a_bad_header_is_named_as_sent(web: WebClient, new_id: NewId) -> None:
