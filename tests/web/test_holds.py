@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
+from examples._common import MAX_PAGE_SIZE
 from tests.web.conftest import WebClient
 from tests.web.test_error_mapping import schedule
 
@@ -128,3 +129,10 @@ def test_release_expired_holds_answers_a_count(web: WebClient, new_id: NewId) ->
     assert answer.status == 200
     assert answer.body["expired"] >= 1
     assert web.get(f"/schedules/{schedule_id}").body["reserved"] == 0
+
+
+def test_a_page_holds_up_to_the_described_limit(web: WebClient) -> None:
+    """``examples._common.MAX_PAGE_SIZE``, described in the OpenAPI schema, is the library's."""
+    assert web.get(f"/reservations?limit={MAX_PAGE_SIZE}", user="u").status == 200
+    refused = web.get(f"/reservations?limit={MAX_PAGE_SIZE + 1}", user="u")
+    assert (refused.status, refused.body["details"]["field"]) == (422, "limit")
