@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from werkzeug.serving import make_server
 
 import examples
 from examples._common import DATABASE_URL_VARIABLE
+from tests.processes import WatchedProcess
 
 #: The folder that holds ``examples/`` (the repository root).
 ROOT = Path(examples.__file__).resolve().parents[1]
@@ -30,69 +30,10 @@ _RUNNING = re.compile(r"Uvicorn running on (http://\S+)")
 STARTED = re.compile(r"Application startup complete")
 
 
-class ServerProcess:
-    """A server process whose output (stdout and stderr) is read line by line as it comes."""
-
-    def __init__(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._ended = False
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and example
-            command,
-            cwd=cwd,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
-
-    @property
-    def output(self) -> str:
-        with self._changed:
-            return "".join(self.lines)
-
-    def wait_for(self, pattern: re.Pattern[str], count: int = 1, timeout: float = 120) -> list[str]:
-        """The first ``count`` lines matching ``pattern``, once printed; fails if it ends first."""
-
-        def found() -> list[str]:
-            return [line for line in self.lines if pattern.search(line)]
-
-        with self._changed:
-            self._changed.wait_for(lambda: len(found()) >= count or self._ended, timeout)
-            matches = found()
-        assert len(matches) >= count, f"no {count} x {pattern.pattern!r} in:\n{self.output}"
-        return matches[:count]
-
-    def stop(self) -> int:
-        """SIGTERM, as a process manager stops it; its exit status."""
-        self.process.terminate()
-        try:
-            status = self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            status = self.process.wait(timeout=60)
-        self._reader.join(timeout=60)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-        return status
-
-
 @contextmanager
 def uvicorn(
     url: str, cwd: Path, *, workers: int = 1, python: str = sys.executable
-) -> Iterator[tuple[str, ServerProcess]]:
+) -> Iterator[tuple[str, WatchedProcess]]:
     """``uvicorn --factory examples.fastapi_app:create_app`` on ``url``: its base URL, process.
 
     ``--port 0``: uvicorn binds a free port and prints it. With one worker the line comes
@@ -102,7 +43,7 @@ def uvicorn(
     env = {**os.environ, DATABASE_URL_VARIABLE: url, "PYTHONPATH": os.pathsep.join(path)}
     command = [python, "-m", "uvicorn", "--factory", "examples.fastapi_app:create_app"]
     command += ["--host", "127.0.0.1", "--port", "0", "--workers", str(workers)]
-    server = ServerProcess(command, env, cwd)
+    server = WatchedProcess(command, env, cwd)
     try:
         (line,) = server.wait_for(_RUNNING)
         match = _RUNNING.search(line)
