@@ -6,7 +6,6 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,11 +16,10 @@ from tests.web.servers import ROOT, uvicorn
 def test_the_examples_start_after_pip_install_web(tmp_path: Path) -> None:
     """``greenlet`` and ``aiosqlite`` come with the extra: the FastAPI example is async."""
     environment = tmp_path / "venv"
-    # No pip of its own (cheaper): this pip installs into it, as its own would.
-    venv.create(environment, with_pip=False)
+    venv.create(environment, with_pip=True)
     python = str(environment / "bin" / "python")
-    subprocess.run(  # noqa: S603 - our own interpreter's pip
-        [sys.executable, "-m", "pip", "--python", python, "install", "-q", "-e", f"{ROOT}[web]"],
+    subprocess.run(  # noqa: S603 - the clean virtualenv's pip
+        [python, "-m", "pip", "install", "-q", "-e", f"{ROOT}[web]"],
         check=True,
         capture_output=True,
     )
