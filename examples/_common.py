@@ -61,12 +61,15 @@ def engine_from_environment() -> Engine:
     return create_engine(database_url_from_environment())
 
 
-# The lock that makes create_tables safe to run from many processes at once. SQLite has
-# no named lock: its BEGIN IMMEDIATE takes the database's one write lock.
+# The lock that makes create_tables safe to run from many processes at once: taken,
+# released (None: at the end of the transaction). SQLite has no named lock: its BEGIN
+# IMMEDIATE takes the database's one write lock.
 _LOCK_NAME = "reservation_core_example_schema"
+_GET_LOCK = ("SELECT GET_LOCK(:name, 300)", "SELECT RELEASE_LOCK(:name)")
 _SCHEMA_LOCKS = {
     "postgresql": ("SELECT pg_advisory_xact_lock(hashtext(:name))", None),
-    "mysql": ("SELECT GET_LOCK(:name, 300)", "SELECT RELEASE_LOCK(:name)"),
+    "mysql": _GET_LOCK,
+    "mariadb": _GET_LOCK,
     "sqlite": ("BEGIN IMMEDIATE", None),
 }
 
@@ -74,7 +77,9 @@ _SCHEMA_LOCKS = {
 @contextmanager
 def _schema_lock(connection: Connection) -> Iterator[None]:
     lock, unlock = _SCHEMA_LOCKS[connection.dialect.name]
-    connection.execute(text(lock), {"name": _LOCK_NAME})
+    taken = connection.execute(text(lock), {"name": _LOCK_NAME})
+    if unlock is not None and taken.scalar() != 1:  # GET_LOCK's timeout
+        raise TimeoutError("another process held the schema lock for 300 s")
     try:
         yield
     finally:
