@@ -22,7 +22,7 @@ KEY_HEADER = "Idempotency-Key"
 
 
 class FakePaymentProvider:
-    """The provider's state and its HTTP server on ``127.0.0.1`` (a free port).
+    """The provider's state and its HTTP server on ``127.0.0.1`` (``port``, or a free one).
 
     Attributes:
         requests: the ``Idempotency-Key`` of every refund request, repeats included.
@@ -31,12 +31,12 @@ class FakePaymentProvider:
             and before it is answered (a test's hook: "the provider has refunded N").
     """
 
-    def __init__(self, on_refund: Callable[[int], None] | None = None) -> None:
+    def __init__(self, on_refund: Callable[[int], None] | None = None, *, port: int = 0) -> None:
         self.requests: list[str] = []
         self.refunds: dict[str, dict[str, Any]] = {}
         self.on_refund = on_refund
         self._changed = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -5,8 +5,10 @@ default a SQLite file)::
 
     flask --app examples.flask_app run
 
-ONE ``errorhandler`` maps every ``BusinessException``. Reservation routes act for the
-user named by the ``X-User-Id`` header (a stand-in for the host's authentication; see
+ONE ``errorhandler`` maps every ``BusinessException``, and one more the framework's own
+refusals (no such route, a method the route does not take, a body over
+``MAX_BODY_BYTES``) to the same body. Reservation routes act for the user named by the
+``X-User-Id`` header (a stand-in for the host's authentication; see
 ``examples._common.authenticated_user``).
 """
 
@@ -16,14 +18,20 @@ from typing import Any
 
 from flask import Flask, Response, request
 from sqlalchemy import Engine
+from werkzeug.exceptions import HTTPException
 
 from examples._common import (
+    IDEMPOTENCY_HEADER,
+    MAX_BODY_BYTES,
     USER_HEADER,
+    as_sent,
     authenticated_user,
     build_service,
     engine_from_environment,
     error_response,
     hold_for,
+    http_error,
+    idempotency_key,
     json_object,
     list_arguments,
     page_json,
@@ -38,18 +46,34 @@ def _user() -> str:
     return authenticated_user(request.headers.get(USER_HEADER))
 
 
+def _key() -> str | None:
+    return idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
+
+
 def create_app(engine: Engine | None = None) -> Flask:
     """The app on ``engine`` (tests inject one), else on the environment's database."""
     service = build_service(engine if engine is not None else engine_from_environment())
     app = Flask(__name__)
+    # Werkzeug refuses a larger body (413) before reading it.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
     # --8<-- [start:handler]
     @app.errorhandler(BusinessException)
     def business_exception(error: BusinessException) -> Response:
-        answer = error_response(error, request.headers.get("Accept"), request.path)
+        answer = error_response(as_sent(error), request.headers.get("Accept"), request.path)
         return Response(app.json.dumps(answer.body), answer.status, content_type=answer.media_type)
 
     # --8<-- [end:handler]
+
+    @app.errorhandler(HTTPException)
+    def http_exception(error: HTTPException) -> Response | HTTPException:
+        if error.code is None or error.code >= 500:
+            return error  # Flask's own answer to a failure of the server
+        response = business_exception(http_error(error.code, request.method, request.path))
+        valid_methods = getattr(error, "valid_methods", None)  # a 405's
+        if valid_methods:
+            response.headers["Allow"] = ", ".join(valid_methods)
+        return response
 
     @app.post("/schedules")
     def create_schedule() -> tuple[dict[str, Any], int]:
@@ -69,7 +93,7 @@ def create_app(engine: Engine | None = None) -> Flask:
             schedule_id,
             _user(),
             quantity=body.get("quantity", 1),
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=_key(),
         )
         return reservation_json(reservation), 201
 
@@ -81,7 +105,7 @@ def create_app(engine: Engine | None = None) -> Flask:
             _user(),
             quantity=body.get("quantity", 1),
             hold_for=hold_for(body),
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=_key(),
         )
         return reservation_json(reservation), 201
 

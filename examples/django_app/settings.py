@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from examples._common import MAX_BODY_BYTES
+
 DATABASE_URL_VARIABLE = "RESERVATION_CORE_EXAMPLE_DATABASE_URL"
 
 _ENGINES = {
@@ -90,3 +92,7 @@ TEMPLATES = [
     }
 ]
 STATIC_URL = "static/"
+# A larger body is refused unread (the views answer 413 in the library's JSON).
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+# The API is CSRF-exempt; the admin's forms are checked, and a failure answers JSON too.
+CSRF_FAILURE_VIEW = "examples.django_app.views.csrf_failure"

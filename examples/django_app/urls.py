@@ -5,6 +5,9 @@ from django.urls import path
 
 from examples.django_app import views
 
+# No such route: the library's JSON, not Django's HTML page.
+handler404 = "examples.django_app.views.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("schedules", views.create_schedule),

@@ -1,22 +1,35 @@
 """The endpoints: parse JSON, call the service, answer JSON; errors go to the middleware.
 
-A JSON API authenticated by other means than Django's session cookie: CSRF-exempt.
-Reservation routes act for the user named by the ``X-User-Id`` header (a stand-in for the
-host's authentication; see ``examples._common.authenticated_user``).
+A JSON API authenticated by other means than Django's session cookie: CSRF-exempt, every
+route (``api``). Reservation routes act for the user named by the ``X-User-Id`` header (a
+stand-in for the host's authentication; see ``examples._common.authenticated_user``).
+Django's own refusals (no such route, a method the route does not take, a body over
+``MAX_BODY_BYTES``, a failed CSRF check) answer the library's ``{code, message, details}``
+body too (``refusal``, ``not_found``, ``csrf_failure``).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
 from examples._common import (
+    IDEMPOTENCY_HEADER,
     USER_HEADER,
+    as_sent,
     authenticated_user,
+    body_too_large,
+    error_response,
     hold_for,
+    http_error,
+    idempotency_key,
     json_object,
     list_arguments,
     page_json,
@@ -25,7 +38,10 @@ from examples._common import (
     schedule_json,
 )
 from examples.django_app.models import Order
+from reservation_core import BusinessException
 from reservation_core.contrib.django import get_service
+
+View = Callable[..., HttpResponse]
 
 
 def _database() -> str:
@@ -37,25 +53,78 @@ def _user(request: HttpRequest) -> str:
     return authenticated_user(request.headers.get(USER_HEADER))
 
 
-@csrf_exempt
-@require_POST
+def _key(request: HttpRequest) -> str | None:
+    return idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        raw = request.body  # Django refuses one over DATA_UPLOAD_MAX_MEMORY_SIZE unread
+    except RequestDataTooBig:
+        raise body_too_large() from None
+    return json_object(raw)
+
+
+def refusal(request: HttpRequest, error: BusinessException, **headers: str) -> JsonResponse:
+    """The library's answer to ``error``, for refusals made outside a view."""
+    answer = error_response(as_sent(error), request.headers.get("Accept"), request.path)
+    response = JsonResponse(answer.body, status=answer.status, content_type=answer.media_type)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def api(*methods: str) -> Callable[[View], View]:
+    """A JSON endpoint for ``methods``: CSRF-exempt, others refused (405 with ``Allow``).
+
+    A ``VALIDATION_ERROR`` names the request's field (the ``X-User-Id`` header, not the
+    service's ``user_id``); the middleware answers it.
+    """
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @functools.wraps(view)
+        def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                error = http_error(405, request.method or "", request.path)
+                return refusal(request, error, Allow=", ".join(methods))
+            try:
+                return view(request, *args, **kwargs)
+            except BusinessException as error:
+                raise as_sent(error) from None
+
+        return endpoint
+
+    return decorate
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """``handler404``: no such route."""
+    return refusal(request, http_error(404, request.method or "", request.path))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    """``CSRF_FAILURE_VIEW``: only the admin's forms are checked; the API is exempt."""
+    return refusal(request, http_error(403, request.method or "", request.path))
+
+
+@api("POST")
 def create_schedule(request: HttpRequest) -> JsonResponse:
-    body = json_object(request.body)
+    body = _body(request)
     capacity = required(body, "capacity")
     schedule = get_service().create_schedule(required(body, "schedule_id"), capacity)
     return JsonResponse(schedule_json(schedule), status=201)
 
 
-@require_GET
+@api("GET")
 def get_schedule(request: HttpRequest, schedule_id: str) -> JsonResponse:
     return JsonResponse(schedule_json(get_service().get_schedule(schedule_id)))
 
 
 # --8<-- [start:booking]
-@csrf_exempt
-@require_POST
+@api("POST")
 def create_reservation(request: HttpRequest, schedule_id: str) -> JsonResponse:
-    body = json_object(request.body)
+    body = _body(request)
     user_id = _user(request)
     using = _database()
     # The booking and the order commit together, or neither does: the service joins
@@ -65,7 +134,7 @@ def create_reservation(request: HttpRequest, schedule_id: str) -> JsonResponse:
             schedule_id,
             user_id,
             quantity=body.get("quantity", 1),
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=_key(request),
         )
         Order.objects.using(using).get_or_create(
             reservation_id=reservation.id,
@@ -77,28 +146,26 @@ def create_reservation(request: HttpRequest, schedule_id: str) -> JsonResponse:
 # --8<-- [end:booking]
 
 
-@csrf_exempt
-@require_POST
+@api("POST")
 def hold_reservation(request: HttpRequest, schedule_id: str) -> JsonResponse:
-    body = json_object(request.body)
+    body = _body(request)
     reservation = get_service().hold_reservation(
         schedule_id,
         _user(request),
         quantity=body.get("quantity", 1),
         hold_for=hold_for(body),
-        idempotency_key=request.headers.get("Idempotency-Key"),
+        idempotency_key=_key(request),
     )
     return JsonResponse(reservation_json(reservation), status=201)
 
 
-@require_GET
+@api("GET")
 def list_reservations(request: HttpRequest) -> JsonResponse:
     arguments = {**list_arguments(request.GET), "user_id": _user(request)}
     return JsonResponse(page_json(get_service().list_reservations(**arguments)))
 
 
-@csrf_exempt
-@require_POST
+@api("POST")
 def release_expired_holds(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"expired": get_service().release_expired_holds()})
 
@@ -107,28 +174,25 @@ def release_expired_holds(request: HttpRequest) -> JsonResponse:
 # commits the expiry (its seats return), which ATOMIC_REQUESTS would roll back with the
 # error response.
 @transaction.non_atomic_requests
-@csrf_exempt
-@require_POST
+@api("POST")
 def confirm_reservation(request: HttpRequest, reservation_id: str) -> JsonResponse:
     reservation = get_service().confirm_reservation(reservation_id, user_id=_user(request))
     return JsonResponse(reservation_json(reservation))
 
 
-@require_GET
+@api("GET")
 def get_reservation(request: HttpRequest, reservation_id: str) -> JsonResponse:
     reservation = get_service().get_reservation(reservation_id, user_id=_user(request))
     return JsonResponse(reservation_json(reservation))
 
 
-@csrf_exempt
-@require_POST
+@api("POST")
 def cancel_reservation(request: HttpRequest, reservation_id: str) -> JsonResponse:
     reservation = get_service().cancel_reservation(reservation_id, user_id=_user(request))
     return JsonResponse(reservation_json(reservation))
 
 
-@csrf_exempt
-@require_POST
+@api("POST")
 def refund_reservation(request: HttpRequest, reservation_id: str) -> JsonResponse:
     reservation = get_service().refund_reservation(reservation_id, user_id=_user(request))
     return JsonResponse(reservation_json(reservation))

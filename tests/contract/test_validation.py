@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -132,3 +134,52 @@ def test_validation_outranks_not_found(service: ReservationService) -> None:
         lambda: service.create_reservation("no-such-schedule", "u", quantity=0), "quantity"
     )
     _assert_invalid(lambda: service.cancel_reservation("no-such", user_id=""), "user_id")
+
+
+@pytest.mark.parametrize(
+    ("bad", "shown"),
+    [
+        (2.5, 2.5),
+        (1.0, 1.0),
+        (10**20, "number"),
+        (10**5000, "number"),
+        (float("inf"), "number"),
+        (float("nan"), "number"),
+        ("3", "3"),
+        ([3], "array"),
+        ({"n": 3}, "object"),
+        (Decimal(3), "Decimal"),
+    ],
+    ids=_label,
+)
+def test_a_refused_value_is_shown_as_a_json_client_sent_it(
+    service: ReservationService, schedule_id: str, bad: Any, shown: Any
+) -> None:
+    """Echoed as sent when JSON holds it exactly and it is small, else named in JSON terms."""
+    for call in (
+        lambda: service.create_schedule("s", bad),
+        lambda: service.create_reservation(schedule_id, "u", quantity=bad),
+    ):
+        with pytest.raises(BusinessException) as info:
+            call()
+        assert info.value.details["value"] == shown
+
+
+@pytest.mark.parametrize(
+    ("hold_for", "reason", "shown"),
+    [
+        (timedelta(seconds=-5), "must be positive", -5),
+        (timedelta(0), "must be positive", 0),
+        (timedelta(milliseconds=-1500), "must be positive", -1.5),
+        (timedelta(days=365, seconds=1), "must be at most 31536000 seconds", 31536001),
+        ("ten", "must be a datetime.timedelta", "ten"),
+        (600, "must be a datetime.timedelta", 600),
+    ],
+    ids=_label,
+)
+def test_a_refused_duration_is_shown_in_seconds(
+    service: ReservationService, schedule_id: str, hold_for: Any, reason: str, shown: Any
+) -> None:
+    with pytest.raises(BusinessException) as info:
+        service.hold_reservation(schedule_id, "u", hold_for=hold_for)
+    assert info.value.details == {"field": "hold_for", "reason": reason, "value": shown}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ class Answer:
     status: int
     media_type: str
     body: Any
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,10 @@ class WebClient:
     def get(self, path: str, *, user: str | None = None, **headers: str) -> Answer:
         return self.send("GET", path, None, {**_as(user), **headers})
 
+    def request(self, method: str, path: str, **headers: str) -> Answer:
+        """Any other method, without a body."""
+        return self.send(method, path, None, headers)
+
 
 def _as(user: str | None) -> dict[str, str]:
     return {} if user is None else {"X-User-Id": user}
@@ -63,7 +68,7 @@ def _fastapi(engine: Engine) -> Iterator[WebClient]:
         def send(method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Answer:
             response = client.request(method, path, content=data, headers=headers)
             media_type = _media_type(response.headers["content-type"])
-            return Answer(response.status_code, media_type, response.json())
+            return Answer(response.status_code, media_type, response.json(), response.headers)
 
         yield WebClient("fastapi", send)
 
@@ -75,7 +80,8 @@ def _flask(engine: Engine) -> Iterator[WebClient]:
 
     def send(method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Answer:
         response = client.open(path, method=method, data=data, headers=headers)
-        return Answer(response.status_code, response.mimetype, json.loads(response.data))
+        body = json.loads(response.data)
+        return Answer(response.status_code, response.mimetype, body, response.headers)
 
     yield WebClient("flask", send)
 
@@ -93,7 +99,9 @@ def _django() -> Iterator[WebClient]:
         content_type = headers.pop("Content-Type", "application/octet-stream")
         response = client.generic(method, path, data or b"", content_type, headers=headers)
         media_type = _media_type(response.headers["Content-Type"])
-        return Answer(response.status_code, media_type, json.loads(response.content))
+        return Answer(
+            response.status_code, media_type, json.loads(response.content), response.headers
+        )
 
     yield WebClient("django", send)
 

@@ -10,20 +10,18 @@ import functools
 import http.client
 import json
 import os
-import socket
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
 from examples.fastapi_app import create_app
 from tests.backends import sql_backend
 from tests.concurrency.race import race
 from tests.databases import URL_VARIABLES
+from tests.web.servers import serve_asgi
 
 
 @pytest.fixture
@@ -37,27 +35,8 @@ def race_engine(request: pytest.FixtureRequest) -> Engine:
 @pytest.fixture
 def server_address(race_engine: Engine) -> Iterator[tuple[str, int]]:
     """The example app served by uvicorn in a thread, on a free port of 127.0.0.1."""
-    # Bound and listening before the server starts: early connections wait in the backlog,
-    # so no readiness polling is needed.
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(256)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(race_engine.url.render_as_string(hide_password=False)),
-            log_level="warning",
-            backlog=256,
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
-    thread.start()
-    try:
-        yield listener.getsockname()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        listener.close()
-    assert not thread.is_alive(), "uvicorn did not stop"
+    with serve_asgi(create_app(race_engine.url.render_as_string(hide_password=False))) as address:
+        yield address
 
 
 def call(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
+import pytest
+
+from examples._common import MAX_PAGE_SIZE
 from tests.web.conftest import WebClient
 from tests.web.test_error_mapping import schedule
 
@@ -49,11 +53,44 @@ def test_a_hold_needs_a_user(web: WebClient, new_id: NewId) -> None:
     assert answer.status == 401
 
 
-def test_bad_hold_for_is_422_naming_it(web: WebClient, new_id: NewId) -> None:
+@pytest.mark.parametrize(
+    ("sent", "reason", "shown"),
+    [
+        (0, "must be positive", 0),
+        (-5, "must be positive", -5),
+        (-0.5, "must be positive", -0.5),
+        (31_536_001, "must be at most 31536000 seconds", 31_536_001),
+        (10**12, "must be at most 31536000 seconds", 10**12),
+        (10**30, "must be at most 31536000 seconds", "number"),
+        ("ten", "must be a number", "ten"),
+        ("600", "must be a number", "600"),
+        (None, "must be a number", "null"),
+        (True, "must be a number", "boolean"),
+        ([600], "must be a number", "array"),
+        ({"s": 600}, "must be a number", "object"),
+    ],
+)
+def test_bad_hold_for_seconds_is_422_naming_it_as_sent(
+    web: WebClient, new_id: NewId, sent: Any, reason: str, shown: Any
+) -> None:
     schedule_id = schedule(web, new_id)
-    for bad in (0, -5, "soon", None, 10**12):
-        answer = web.post(f"/schedules/{schedule_id}/holds", {"hold_for_seconds": bad}, user="u")
-        assert (answer.status, answer.body["details"]["field"]) == (422, "hold_for"), bad
+    answer = web.post(f"/schedules/{schedule_id}/holds", {"hold_for_seconds": sent}, user="u")
+    assert (answer.status, answer.body) == (
+        422,
+        {
+            "code": "VALIDATION_ERROR",
+            "message": f"hold_for_seconds: {reason}",
+            "details": {"field": "hold_for_seconds", "reason": reason, "value": shown},
+        },
+    )
+    assert web.get(f"/schedules/{schedule_id}").body["reserved"] == 0
+
+
+def test_a_hold_of_up_to_365_days_is_taken(web: WebClient, new_id: NewId) -> None:
+    """The example's limit is the library's (examples._common.MAX_HOLD_SECONDS)."""
+    schedule_id = schedule(web, new_id)
+    answer = web.post(f"/schedules/{schedule_id}/holds", {"hold_for_seconds": 31_536_000}, user="u")
+    assert (answer.status, answer.body["status"]) == (201, "HELD")
 
 
 def test_list_reservations_pages_the_users_own_with_a_cursor(web: WebClient, new_id: NewId) -> None:
@@ -92,3 +129,10 @@ def test_release_expired_holds_answers_a_count(web: WebClient, new_id: NewId) ->
     assert answer.status == 200
     assert answer.body["expired"] >= 1
     assert web.get(f"/schedules/{schedule_id}").body["reserved"] == 0
+
+
+def test_a_page_holds_up_to_the_described_limit(web: WebClient) -> None:
+    """``examples._common.MAX_PAGE_SIZE``, described in the OpenAPI schema, is the library's."""
+    assert web.get(f"/reservations?limit={MAX_PAGE_SIZE}", user="u").status == 200
+    refused = web.get(f"/reservations?limit={MAX_PAGE_SIZE + 1}", user="u")
+    assert (refused.status, refused.body["details"]["field"]) == (422, "limit")

@@ -20,28 +20,50 @@ _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 _SHOWN_LENGTH = 80
-#: Integers beyond this magnitude are echoed as a description: every JSON parser reads an
-#: int64, and ``str()`` of a huge int raises (Python limits it to 4300 digits).
+#: Integers beyond this magnitude are named, not echoed: every JSON parser reads an int64,
+#: and ``str()`` of a huge int raises (Python limits it to 4300 digits).
 _SHOWN_INT = 2**63
+#: The JSON name of each Python type that ``json.loads`` produces and ``shown_value`` names.
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (int, "number"),
+    (float, "number"),
+    (list, "array"),
+    (tuple, "array"),
+    (dict, "object"),
+)
 
 
-def shown_value(value: object) -> int | str | None:
+def shown_value(value: object) -> int | float | str | None:
     r"""``value`` as it may be echoed in ``details["value"]``: always JSON- and UTF-8-safe.
 
-    Strings are cut to 80 characters and their control characters and lone surrogates
-    escaped as text (``\ud800``); huge integers and other types are described, not echoed.
+    What a JSON client may send is echoed as sent, when it is small: ``null``, booleans,
+    integers within ``±2**63``, finite floats, strings cut to 80 characters with their control
+    characters and lone surrogates escaped as text (``\ud800``). Other values are named by
+    their type in JSON terms (``"number"`` for a huge or non-finite number, ``"array"``,
+    ``"object"``), or by their Python class name where JSON has no such type; a
+    ``timedelta`` is shown as its number of seconds.
     """
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, int):
-        if -_SHOWN_INT <= value <= _SHOWN_INT:
-            return value
-        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, int) and -_SHOWN_INT <= value <= _SHOWN_INT:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
     if isinstance(value, str):
         cut = value[:_SHOWN_LENGTH]
         escaped = _FORBIDDEN.sub(lambda match: f"\\u{ord(match.group()):04x}", cut)
         return escaped + "..." if len(value) > _SHOWN_LENGTH else escaped
-    return type(value).__name__
+    if isinstance(value, timedelta):
+        return _seconds(value)
+    return next(
+        (name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__
+    )
+
+
+def _seconds(duration: timedelta) -> int | float:
+    """A duration in seconds, as an ``int`` when it is a whole number of them."""
+    seconds = duration.total_seconds()
+    return int(seconds) if seconds.is_integer() else seconds
 
 
 def _invalid(field: str, reason: str, value: object) -> BusinessException:
@@ -186,9 +208,9 @@ def check_duration(field: str, value: object, *, maximum: timedelta) -> timedelt
     if not isinstance(value, timedelta):
         raise _invalid(field, "must be a datetime.timedelta", value)
     if value <= timedelta(0):
-        raise _invalid(field, "must be positive", str(value))
+        raise _invalid(field, "must be positive", value)
     if value > maximum:
-        raise _invalid(field, f"must be at most {maximum}", str(value))
+        raise _invalid(field, f"must be at most {_seconds(maximum)} seconds", value)
     return value
 
 
@@ -197,9 +219,7 @@ def check_instant_after(field: str, now: datetime, duration: timedelta) -> datet
     try:
         return now + duration
     except OverflowError:
-        raise _invalid(
-            field, "ends after the latest instant a datetime holds", str(duration)
-        ) from None
+        raise _invalid(field, "ends after the latest instant a datetime holds", duration) from None
 
 
 def invalid(field: str, reason: str, value: Any) -> BusinessException:

@@ -1,0 +1,124 @@
+"""The FastAPI example's OpenAPI description says what the app does.
+
+Every body a route reads is described, every status it answers is listed with the
+library's ``{code, message, details}`` body, ``X-User-Id`` is required where the app
+requires it, and links lead from a new schedule to its bookings and on to them.
+(``test_schemathesis.py`` then holds the description to the app's answers.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from examples._common import MAX_COUNT as EXAMPLE_MAX_COUNT
+from examples._common import MAX_ID_LENGTH as EXAMPLE_MAX_ID_LENGTH
+from examples.fastapi_app import create_app
+from reservation_core.testing import MAX_COUNT, MAX_ID_LENGTH
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+@pytest.fixture(scope="module")
+def description(sqlite_engine: Engine) -> Iterator[dict[str, Any]]:
+    with TestClient(create_app(sqlite_engine.url.render_as_string())) as client:
+        yield client.get("/openapi.json").json()
+
+
+def operations(description: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        operation["operationId"]: operation
+        for path in description["paths"].values()
+        for operation in path.values()
+    }
+
+
+def test_every_body_a_route_reads_is_described(description: dict[str, Any]) -> None:
+    bodies = {
+        name: operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        for name, operation in operations(description).items()
+        if "requestBody" in operation
+    }
+    assert bodies == {
+        "create_schedule": "#/components/schemas/NewSchedule",
+        "create_reservation": "#/components/schemas/NewReservation",
+        "hold_reservation": "#/components/schemas/NewHold",
+    }
+    new_schedule = description["components"]["schemas"]["NewSchedule"]
+    assert new_schedule["required"] == ["schedule_id", "capacity"]
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "statuses"),
+    [
+        ("create_schedule", {"201", "409", "413", "422", "503"}),
+        ("get_schedule", {"200", "404", "422", "503"}),
+        ("create_reservation", {"201", "400", "401", "404", "409", "413", "422", "503"}),
+        ("hold_reservation", {"201", "400", "401", "404", "409", "413", "422", "503"}),
+        ("list_reservations", {"200", "401", "422", "503"}),
+        ("get_reservation", {"200", "401", "404", "422", "503"}),
+        ("cancel_reservation", {"200", "400", "401", "404", "409", "422", "503"}),
+        ("confirm_reservation", {"200", "401", "404", "409", "410", "422", "503"}),
+        ("refund_reservation", {"200", "400", "401", "404", "409", "422", "503"}),
+        ("release_expired_holds", {"200", "409", "503"}),
+    ],
+)
+def test_every_status_is_listed_with_the_library_error_body(
+    description: dict[str, Any], operation_id: str, statuses: set[str]
+) -> None:
+    responses = operations(description)[operation_id]["responses"]
+    assert set(responses) == statuses
+    for status, response in responses.items():
+        if status.startswith("4") or status.startswith("5"):
+            assert response["content"]["application/json"]["schema"] == ERROR
+    assert "HTTPValidationError" not in description["components"]["schemas"]
+
+
+def test_the_user_header_is_required_where_the_app_requires_it(
+    description: dict[str, Any],
+) -> None:
+    required = {
+        name
+        for name, operation in operations(description).items()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "X-User-Id" and parameter["required"]
+    }
+    assert required == {
+        "create_reservation",
+        "hold_reservation",
+        "list_reservations",
+        "get_reservation",
+        "cancel_reservation",
+        "confirm_reservation",
+        "refund_reservation",
+    }
+
+
+def test_links_lead_from_a_schedule_to_its_bookings_and_on(description: dict[str, Any]) -> None:
+    found = operations(description)
+
+    def links(operation_id: str) -> dict[str, Any]:
+        success = next(r for s, r in found[operation_id]["responses"].items() if s < "300")
+        return {name: link["parameters"] for name, link in success["links"].items()}
+
+    assert set(links("create_schedule")) == {
+        "get_schedule",
+        "create_reservation",
+        "hold_reservation",
+    }
+    same_user = {"header.X-User-Id": "$request.header.X-User-Id"}
+    as_owner = {"reservation_id": "$response.body#/id", **same_user}
+    assert links("create_reservation") == dict.fromkeys(
+        ("get_reservation", "cancel_reservation", "refund_reservation"), as_owner
+    )
+    assert links("hold_reservation") == dict.fromkeys(
+        ("get_reservation", "confirm_reservation", "cancel_reservation"), as_owner
+    )
+
+
+def test_the_described_limits_are_the_library_s() -> None:
+    assert (EXAMPLE_MAX_COUNT, EXAMPLE_MAX_ID_LENGTH) == (MAX_COUNT, MAX_ID_LENGTH)
