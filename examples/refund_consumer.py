@@ -186,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("give --url or set RESERVATION_CORE_URL")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # The consumer's own progress and retries at INFO; the library's retries of transient
+    # conflicts (two consumers claiming at once) are routine and stay below WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    log.setLevel(logging.INFO)
 
     stop = threading.Event()
 
