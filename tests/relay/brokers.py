@@ -12,6 +12,7 @@ or is ``all``, as CI sets it: then they fail.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -20,12 +21,14 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.databases import unavailable
+
+T = TypeVar("T")
 
 #: The machine's brokers (``RESERVATION_CORE_<BROKER>_URL`` names others).
 SHARED_URLS = {
@@ -60,11 +63,21 @@ def _answers(port: int) -> bool:
     return False
 
 
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end on a fresh event loop in a thread of its own.
+
+    Not ``asyncio.run`` here: the suite's browser tests leave a sync Playwright session,
+    whose event loop runs in the main thread, and ``asyncio.run`` refuses to start there.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
 def shared_url(name: str) -> str:
     """The machine's broker ``name``, checked to answer (else unavailable)."""
     url = SHARED_URLS[name]
     try:
-        asyncio.run(_ping(name, url))
+        run_async(_ping(name, url))
     except Exception as error:  # noqa: BLE001 - any failure means it cannot be used
         unavailable(name, f"{url} does not answer: {error!r}")
     return url
@@ -135,7 +148,7 @@ class Instance:
         if not _answers(self.port):
             return False
         try:
-            asyncio.run(_ping(self.name, self.url))
+            run_async(_ping(self.name, self.url))
         except Exception:  # noqa: BLE001 - not yet
             return False
         return True
@@ -251,7 +264,7 @@ def running(name: str, folder: Path) -> Iterator[Instance]:
 
 def received(name: str, url: str, where: str) -> list[Received]:
     """Every message ``where`` holds (a stream, a queue, a Redis stream), in its order."""
-    return asyncio.run(_READERS[name](url, where))
+    return run_async(_READERS[name](url, where))
 
 
 async def _nats_stream(url: str, stream: str) -> list[Received]:
@@ -311,7 +324,7 @@ _READERS = {"nats": _nats_stream, "rabbitmq": _rabbitmq_queue, "redis": _redis_s
 
 def remove(name: str, url: str, where: str) -> None:
     """Delete what a test made on a shared broker (stream, exchange and queue, keys)."""
-    asyncio.run(_REMOVERS[name](url, where))
+    run_async(_REMOVERS[name](url, where))
 
 
 async def _remove_nats(url: str, stream: str) -> None:

@@ -30,7 +30,7 @@ from reservation_core.relay import (
     message_schema,
 )
 from tests.cli.conftest import cli_environment
-from tests.relay.brokers import Received, received
+from tests.relay.brokers import Received, received, run_async
 from tests.relay.conftest import Place
 
 #: A schedule id with every character a subject or routing key reserves.
@@ -152,9 +152,9 @@ def test_the_async_relay_runs_until_stopped(
             return relay.relayed
 
     try:
-        assert asyncio.run(relay_then_stop()) == len(events)
+        assert run_async(relay_then_stop()) == len(events)
     finally:
-        asyncio.run(engine.dispose())
+        run_async(engine.dispose())
     got = received(shared.broker, shared.url, shared.where)
     assert _by_reservation(got) == _by_reservation_expected(events)
 

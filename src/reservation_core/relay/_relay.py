@@ -1,13 +1,14 @@
 """The public relays: :class:`Relay` (a sync service) and :class:`AsyncRelay` (asyncio).
 
 Both run one loop (``_engine``) on asyncio, as the broker clients do; the sync relay runs
-it on an event loop of its own (:class:`asyncio.Runner`) and calls the service in a
+it on an event loop of its own, in a thread of its own, and calls the service in a
 worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -26,6 +27,10 @@ T = TypeVar("T")
 #: schedule and event type; one Redis stream, so that one reader sees every event.
 DEFAULT_TOPIC = "reservation_core.{schedule_id}.{type}"
 DEFAULT_REDIS_TOPIC = "reservation_core"
+
+
+#: How often a sync relay's caller wakes up while its loop works (to run signal handlers).
+_WAKE_EVERY = 0.2
 
 
 class _AwaitedOutbox:
@@ -168,16 +173,37 @@ class Relay(_Relay[ReservationService]):
     """
 
     _service_type = ReservationService
-    _runner: asyncio.Runner | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
 
     def _outbox(self, service: ReservationService) -> _ThreadedOutbox:
         return _ThreadedOutbox(service)
 
     def _run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` on the relay's own event loop (made at the first call)."""
-        if self._runner is None:
-            self._runner = asyncio.Runner()
-        return self._runner.run(work)
+        """Run ``work`` on the relay's own event loop, in a thread of its own.
+
+        Its own thread, not the caller's: a sync call must work whatever the caller's
+        thread runs (an event loop of a host's, Jupyter's, a sync Playwright session's).
+        The loop and thread are made at the first call and ended by :meth:`close`.
+        """
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=loop.run_forever, name="reservation-core-relay", daemon=True
+            )
+            self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(work, loop)
+        try:
+            while True:
+                # Never an unbounded wait: a signal (SIGTERM) that the kernel hands to
+                # another thread only sets a flag, and its Python handler (which may set
+                # ``stop``) runs once this thread wakes up.
+                with contextlib.suppress(TimeoutError):
+                    return future.result(timeout=_WAKE_EVERY)
+        except BaseException:
+            future.cancel()  # KeyboardInterrupt in the caller: the loop's work ends too
+            raise
 
     def connect(self) -> None:
         """Connect to the broker and declare what is needed; done by the first relay too.
@@ -209,13 +235,16 @@ class Relay(_Relay[ReservationService]):
 
     def close(self) -> None:
         """Close the broker connection and the relay's event loop."""
-        if self._runner is None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
             return
         try:
-            self._runner.run(self._engine.close())
+            asyncio.run_coroutine_threadsafe(self._engine.close(), loop).result()
         finally:
-            self._runner.close()
-            self._runner = None
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+            self._loop = self._thread = None
 
     def __enter__(self) -> Self:
         self.connect()
