@@ -1,4 +1,4 @@
-"""The retry loop for asyncio: :func:`._retry.run_in_unit_of_work`, awaited (private).
+"""The retry loop for asyncio: :func:`.retry.run_in_unit_of_work`, awaited (private).
 
 The decisions (give up, or how long to wait) are :class:`._retry.RetryPolicy`'s; this loop
 only waits the asyncio way, so the event loop runs on while a call backs off or queues

@@ -22,7 +22,7 @@ own thread, the plain way: refused or booked exactly as if it had come by itself
 group's transaction fails before committing, every member is booked alone; if its outcome
 is unknown (the connection was lost during ``COMMIT``), every member gets that error.
 
-The bookkeeping is shared; only the wait differs, as for admission (``_admission.py``):
+The bookkeeping is shared; only the wait differs, as for admission (``admission.py``):
 a thread blocks on a lock (:meth:`GroupCommit.book`), a task awaits a future
 (:meth:`GroupCommit.book_async`). A task cancelled while it waits in the queue leaves it
 unbooked; one cancelled once its group is under way may still be booked (as a booking

@@ -95,14 +95,33 @@ def open_engine(
         raise CliError(f"bad database URL {shown(url)}: {one_line(error)}") from None
     if connect:
         try:
-            with engine.connect():
-                pass
+            _connect_once(engine)
         # Drivers reject a bad URL option with their own TypeError or ValueError.
         except (sa_exc.DBAPIError, TypeError, ValueError) as error:
             engine.dispose()
             reason = one_line(getattr(error, "orig", error))
             raise CliError(f"cannot connect to {shown(url)}: {reason}") from None
     return engine
+
+
+#: Tries of the first connection when the server drops it (a DBA's kill, a failover).
+_CONNECT_ATTEMPTS = 3
+
+
+def _connect_once(engine: Engine) -> None:
+    """Connect and let go; a connection dropped as it was made is tried again, briefly.
+
+    A dropped connection is not an unreachable database: the command should not end on
+    one while, say, a DBA kills connections under a stress run.
+    """
+    for attempt in range(1, _CONNECT_ATTEMPTS + 1):
+        try:
+            with engine.connect():
+                return
+        except sa_exc.DBAPIError as error:
+            if not error.connection_invalidated or attempt == _CONNECT_ATTEMPTS:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 def require_schema(engine: Engine) -> None:

@@ -11,6 +11,7 @@ before going live.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import threading
@@ -55,6 +56,10 @@ _RECENT = 200  # cancels and refunds pick among the newest bookings: contended r
 SUMMARY = "mixed create/cancel/refund load on hot schedules, then an audit"
 
 
+#: Tries to create each schedule of the run when connections die under it.
+_SETUP_ATTEMPTS = 5
+
+
 def add_parser(commands: Commands) -> None:
     """Register ``stress``."""
     parser = add_command(commands, "stress", run, summary=SUMMARY, description=__doc__)
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     with database(args.url, pool_size=args.threads) as engine:
         service = ReservationService(lambda: SqlAlchemyUnitOfWork(engine))
         for schedule_id in ids:
-            service.create_schedule(schedule_id, args.capacity)
+            _create_schedule(service, schedule_id, args.capacity)
         try:
             load = _Load(service, ids, args.capacity)
             load.run(args.threads, args.seconds)
@@ -86,6 +91,27 @@ def run(args: argparse.Namespace) -> int:
                 remove_schedules(engine, ids)
     emit(report, args.json, _text)
     return 0 if report["consistent"] else 1
+
+
+def _create_schedule(service: ReservationService, schedule_id: str, capacity: int) -> None:
+    """Create a schedule of the run, also when the connection dies as it commits.
+
+    A stress run may meet the very faults it is meant to survive (a DBA killing its
+    connections) while it sets up. A lost commit has an unknown outcome: resolved by
+    reading, as the library's callers are told to, then tried again if it did not happen.
+    """
+    for _ in range(_SETUP_ATTEMPTS - 1):
+        try:
+            service.create_schedule(schedule_id, capacity)
+        except BusinessException as error:
+            if error.code is not ErrorCode.STORAGE_UNAVAILABLE:
+                raise
+            with contextlib.suppress(BusinessException):
+                service.get_schedule(schedule_id)
+                return  # it was committed
+        else:
+            return
+    service.create_schedule(schedule_id, capacity)
 
 
 class _Load:
