@@ -19,7 +19,11 @@ PAGE = "errors.md"
 
 #: code -> (when it is raised, what ``details`` holds)
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    "CAPACITY_EXCEEDED": ("fewer seats remain than requested", "`requested`, `remaining`"),
+    "CAPACITY_EXCEEDED": (
+        "fewer seats remain than requested, on the schedule or one of its pools",
+        "`requested`, `remaining`, `schedule_id` (the counter short of seats); "
+        "`line` for an order",
+    ),
     "RESERVATION_ALREADY_CANCELLED": ("cancel of a cancelled reservation", "`status`, `action`"),
     "ALREADY_REFUNDED": ("refund of a refunded reservation", "`status`, `action`"),
     "INVALID_STATE_TRANSITION": (
@@ -27,7 +31,10 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "`status`, `action`",
     ),
     "VALIDATION_ERROR": ("a bad argument", "`field`, `reason`, `value`"),
-    "SCHEDULE_NOT_FOUND": ("unknown schedule", "`schedule_id`"),
+    "SCHEDULE_NOT_FOUND": (
+        "unknown schedule (or pool)",
+        "`schedule_id`; `line` for an order",
+    ),
     "RESERVATION_NOT_FOUND": (
         "unknown reservation, or another user's (`user_id=`)",
         "`reservation_id`",
@@ -49,7 +56,13 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     ),
     "HOLD_EXPIRED": (
         "confirm of a hold past its `expires_at` (it becomes `EXPIRED`, its seats return)",
-        "`reservation_id`, `status`, `action`, `expires_at`",
+        "`reservation_id`, `status`, `action`, `expires_at`; for `confirm_order`, "
+        "`order_id` and `expires_at`",
+    ),
+    "ORDER_NOT_FOUND": (
+        "`get_order`, `confirm_order` or `cancel_order` of an unknown order, or another "
+        "user's when `user_id` is given",
+        "`order_id`",
     ),
 }
 

@@ -15,6 +15,7 @@ Examples:
 from reservation_core._version import __version__
 from reservation_core.async_service import AsyncReservationService
 from reservation_core.domain import (
+    OrderLine,
     Reservation,
     ReservationEvent,
     ReservationPage,
@@ -29,6 +30,7 @@ __all__ = [
     "AsyncReservationService",
     "BusinessException",
     "ErrorCode",
+    "OrderLine",
     "Reservation",
     "ReservationEvent",
     "ReservationPage",

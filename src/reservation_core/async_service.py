@@ -15,6 +15,7 @@ from reservation_core._running.service_base import ServiceBase
 from reservation_core._use_cases import DEFAULT_HOLD, Plan, Step, utc_now
 from reservation_core.domain import (
     Action,
+    OrderLine,
     Reservation,
     ReservationEvent,
     ReservationPage,
@@ -106,9 +107,11 @@ class AsyncReservationService(ServiceBase):
     # -- schedules -------------------------------------------------------------------------
 
     @observed_async
-    async def create_schedule(self, schedule_id: str, capacity: int) -> Schedule:
+    async def create_schedule(
+        self, schedule_id: str, capacity: int, *, pools: Sequence[str] = ()
+    ) -> Schedule:
         """:meth:`ReservationService.create_schedule <reservation_core.ReservationService.create_schedule>`, awaited."""  # noqa: E501
-        return await self._drive(self._cases.create_schedule(schedule_id, capacity))
+        return await self._drive(self._cases.create_schedule(schedule_id, capacity, pools))
 
     @observed_async
     async def get_schedule(self, schedule_id: str) -> Schedule:
@@ -171,6 +174,43 @@ class AsyncReservationService(ServiceBase):
     ) -> Reservation:
         """:meth:`ReservationService.refund_reservation <reservation_core.ReservationService.refund_reservation>`, awaited."""  # noqa: E501
         return await self._drive(self._cases.move(Action.REFUND, reservation_id, user_id))
+
+    # -- orders ----------------------------------------------------------------------------
+
+    @observed_async
+    async def create_order(
+        self,
+        user_id: str,
+        lines: Sequence[OrderLine],
+        *,
+        idempotency_key: str | None = None,
+        hold_for: timedelta | None = None,
+    ) -> tuple[Reservation, ...]:
+        """:meth:`ReservationService.create_order <reservation_core.ReservationService.create_order>`, awaited."""  # noqa: E501
+        return await self._drive(
+            self._cases.create_order(user_id, lines, idempotency_key, hold_for)
+        )
+
+    @observed_async
+    async def get_order(
+        self, order_id: str, *, user_id: str | None = None
+    ) -> tuple[Reservation, ...]:
+        """:meth:`ReservationService.get_order <reservation_core.ReservationService.get_order>`, awaited."""  # noqa: E501
+        return await self._drive(self._cases.get_order(order_id, user_id))
+
+    @observed_async
+    async def confirm_order(
+        self, order_id: str, *, user_id: str | None = None
+    ) -> tuple[Reservation, ...]:
+        """:meth:`ReservationService.confirm_order <reservation_core.ReservationService.confirm_order>`, awaited."""  # noqa: E501
+        return await self._drive(self._cases.confirm_order(order_id, user_id))
+
+    @observed_async
+    async def cancel_order(
+        self, order_id: str, *, user_id: str | None = None
+    ) -> tuple[Reservation, ...]:
+        """:meth:`ReservationService.cancel_order <reservation_core.ReservationService.cancel_order>`, awaited."""  # noqa: E501
+        return await self._drive(self._cases.cancel_order(order_id, user_id))
 
     @observed_async
     async def get_reservation(

@@ -33,6 +33,7 @@ class ErrorCode(enum.StrEnum):
     CONCURRENCY_CONFLICT = "CONCURRENCY_CONFLICT"
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     HOLD_EXPIRED = "HOLD_EXPIRED"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
 
 
 HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
@@ -51,6 +52,7 @@ HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
         ErrorCode.CONCURRENCY_CONFLICT: 409,
         ErrorCode.STORAGE_UNAVAILABLE: 503,
         ErrorCode.HOLD_EXPIRED: 410,
+        ErrorCode.ORDER_NOT_FOUND: 404,
     }
 )
 """The HTTP status a web layer should answer for each code (read-only)."""
@@ -71,6 +73,7 @@ _DEFAULT_MESSAGES: Mapping[ErrorCode, str] = MappingProxyType(
         ErrorCode.CONCURRENCY_CONFLICT: "Concurrent updates conflicted; try again.",
         ErrorCode.STORAGE_UNAVAILABLE: "The storage is unavailable; nothing was written.",
         ErrorCode.HOLD_EXPIRED: "The hold has expired; its seats were released.",
+        ErrorCode.ORDER_NOT_FOUND: "No such order.",
     }
 )
 

@@ -12,11 +12,12 @@ can make it one conditional statement under the row lock (no load-mutate-save ro
   returns their seats, under the schedule's lock;
 * :meth:`ScheduleRepository.set_capacity` refuses, atomically, a capacity under ``reserved``.
 
-Lock order: every write path touches the schedule row before any reservation row
-(``add`` and ``expire_holds`` do so internally, cancel/refund call
-:meth:`ScheduleRepository.release_seats` before :meth:`ReservationRepository.try_transition`),
-so use cases cannot deadlock each other. ``confirm_hold`` changes no seats and takes the
-reservation row's lock alone.
+Lock order: every write path locks seat counters (schedule rows, a schedule's pools
+included) before any reservation row, and several counters in the order of their ids
+(:meth:`ScheduleRepository.lock`; ``add`` and ``expire_holds`` do so internally,
+cancel/refund call :meth:`ScheduleRepository.release_seats` before
+:meth:`ReservationRepository.try_transition`), so use cases cannot deadlock each other.
+``confirm_hold`` changes no seats and takes the reservation row's lock alone.
 """
 
 from __future__ import annotations
@@ -71,7 +72,10 @@ class DuplicateReservationError(Exception):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
-    """What an idempotency key stands for: the request's fingerprint and its reservation."""
+    """What an idempotency key stands for: the request's fingerprint and its reservation.
+
+    For an order, ``reservation_id`` holds the order's id.
+    """
 
     user_id: str
     key: str
@@ -84,7 +88,10 @@ class ScheduleRepository(Protocol):
     """Schedules, seen through the current unit of work."""
 
     def add(self, schedule: Schedule) -> bool:
-        """Store a new schedule; ``False`` (and nothing stored) if the id exists."""
+        """Store a new schedule and its pools; ``False`` (and nothing stored) if the id exists.
+
+        The caller has checked that each pool exists and has no pools of its own.
+        """
 
     def get(self, schedule_id: str) -> Schedule | None:
         """The schedule as committed (or as this unit of work changed it), or ``None``."""
@@ -93,10 +100,26 @@ class ScheduleRepository(Protocol):
         """Set the capacity if the schedule exists and ``reserved <= capacity``, atomically."""
 
     def release_seats(self, schedule_id: str, quantity: int) -> bool:
-        """Return ``quantity`` seats, locking the schedule row until the unit of work ends.
+        """Return ``quantity`` seats to the schedule and each of its pools, atomically.
 
-        ``False``, changing nothing, if fewer than ``quantity`` seats are reserved (a
-        concurrent release won, or the stored count drifted).
+        Locks their rows (in the order of their ids) until the unit of work ends.
+        ``False``, changing nothing, if any of them has fewer than ``quantity`` seats
+        reserved (a concurrent release won, or the stored count drifted).
+        """
+
+    def lock(self, schedule_ids: Sequence[str]) -> dict[str, Schedule]:
+        """Lock the schedules and each one's pools, in the order of their ids; read them.
+
+        Every path that locks several counters does it through this one call, so all of
+        them take their locks in one global order. Returns every counter locked, by id (a
+        schedule that does not exist is missing from it).
+        """
+
+    def move_seats(self, changes: dict[str, int]) -> None:
+        """Add ``changes[id]`` (negative: return) to each counter's ``reserved``.
+
+        The caller holds the counters' locks (:meth:`lock`) and has checked that every
+        count stays within ``0..capacity``.
         """
 
 
@@ -109,10 +132,25 @@ class ReservationRepository(Protocol):
         All three happen, atomically, or none.
 
         The reservation is ``CONFIRMED``, or ``HELD`` with its ``expires_at``. Returns
-        ``False``, having changed nothing, when the schedule does not exist or has fewer
-        seats left. Raises :class:`DuplicateReservationError` when the user already has an
+        ``False``, having changed nothing, when the schedule does not exist, has fewer
+        seats left, or has pools (those are booked with :meth:`insert` under
+        :meth:`ScheduleRepository.lock`: the fast paths of a plain booking never see
+        pools). Raises :class:`DuplicateReservationError` when the user already has an
         active (``HELD`` or ``CONFIRMED``) reservation on the schedule.
         """
+
+    def insert(self, reservations: Sequence[Reservation]) -> None:
+        """Store reservations whose seats the caller took (:meth:`ScheduleRepository.move_seats`).
+
+        With their events, in list order (an order's lines keep it). Raises
+        :class:`DuplicateReservationError` if a user is already active on a schedule.
+        """
+
+    def active_users(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which ``(schedule_id, user_id)`` pairs have an active reservation."""
+
+    def of_order(self, order_id: str) -> list[Reservation]:
+        """The lines of an order, in the order given when it was made."""
 
     def get(self, reservation_id: str) -> Reservation | None:
         """The reservation, or ``None``."""
@@ -129,8 +167,9 @@ class ReservationRepository(Protocol):
     def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
         """Move the schedule's holds with ``expires_at <= at`` to ``EXPIRED``; return seats.
 
-        When there are any, locks the schedule row first, then compare-and-sets each
-        hold, so a concurrent confirm or cancel of one of them wins or loses as a whole.
+        When there are any, locks the schedule's row and its pools' first (in the order of
+        their ids), then compare-and-sets each hold and returns their seats to all of
+        them, so a concurrent confirm or cancel of one of them wins or loses as a whole.
         Returns how many holds expired, or ``None`` when the schedule's stored seat count
         is below what they held (drift: the caller rolls back).
         """

@@ -15,6 +15,7 @@ from reservation_core._running.service_base import ServiceBase
 from reservation_core._use_cases import DEFAULT_HOLD, Plan, Step, utc_now
 from reservation_core.domain import (
     Action,
+    OrderLine,
     Reservation,
     ReservationEvent,
     ReservationPage,
@@ -106,13 +107,31 @@ class ReservationService(ServiceBase):
     # -- schedules -------------------------------------------------------------------------
 
     @observed
-    def create_schedule(self, schedule_id: str, capacity: int) -> Schedule:
+    def create_schedule(
+        self, schedule_id: str, capacity: int, *, pools: Sequence[str] = ()
+    ) -> Schedule:
         """Create a schedule with ``capacity`` seats, none reserved.
 
+        ``pools`` (0 to 8 schedule ids) are shared capacities: every seat taken on this
+        schedule is also taken on each pool, in the same transaction, or on none; every
+        seat returned returns to all of them. A pool is an ordinary schedule (it can be
+        booked directly), one level deep: a schedule with pools cannot be a pool. Pools
+        are fixed at creation.
+
         Raises:
-            BusinessException: ``VALIDATION_ERROR``, ``SCHEDULE_ALREADY_EXISTS``.
+            BusinessException: ``VALIDATION_ERROR`` (``pools``: not a list of ids, more
+                than 8, repeated, the schedule itself, or a pool that has pools),
+                ``SCHEDULE_NOT_FOUND`` (a pool; details name it),
+                ``SCHEDULE_ALREADY_EXISTS``.
+
+        Examples:
+            >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(InMemoryStore()))
+            >>> _ = service.create_schedule("afternoon", capacity=50)
+            >>> service.create_schedule("workshop-a", capacity=30, pools=["afternoon"]).pools
+            ('afternoon',)
         """
-        return self._drive(self._cases.create_schedule(schedule_id, capacity))
+        return self._drive(self._cases.create_schedule(schedule_id, capacity, pools))
 
     @observed
     def get_schedule(self, schedule_id: str) -> Schedule:
@@ -243,6 +262,90 @@ class ReservationService(ServiceBase):
                 expired: only a confirmed reservation is refunded).
         """
         return self._drive(self._cases.move(Action.REFUND, reservation_id, user_id))
+
+    # -- orders ----------------------------------------------------------------------------
+
+    @observed
+    def create_order(
+        self,
+        user_id: str,
+        lines: Sequence[OrderLine],
+        *,
+        idempotency_key: str | None = None,
+        hold_for: timedelta | None = None,
+    ) -> tuple[Reservation, ...]:
+        """Book several schedules for a user at once, all or nothing, in one transaction.
+
+        One reservation per line, in the order given, all sharing one ``order_id``;
+        ``CONFIRMED``, or with ``hold_for`` all ``HELD`` until one ``expires_at``. Each
+        line is an ordinary reservation afterwards. Every counter the lines count against
+        (their schedules and pools) is locked in the order of the counters' ids, so
+        overlapping orders and single bookings never deadlock. Idempotency keys work as
+        for :meth:`create_reservation`: a replay of the same lines (same order, same
+        ``hold_for``) returns the order's lines as they are now; a refused order does not
+        use up its key.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR`` (``lines``: 1 to 50 ``OrderLine`` s,
+                each on its own schedule), or the error the first refused line would
+                raise on its own (``SCHEDULE_NOT_FOUND``, ``DUPLICATE_RESERVATION``,
+                ``CAPACITY_EXCEEDED``, ...) with ``details["line"]``, its index; nothing
+                of any line is written. ``IDEMPOTENCY_KEY_REUSED``.
+
+        Examples:
+            >>> from reservation_core import OrderLine
+            >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(InMemoryStore()))
+            >>> _ = service.create_schedule("talk-a", capacity=5)
+            >>> _ = service.create_schedule("workshop-b", capacity=1)
+            >>> lines = service.create_order(
+            ...     "user-7", [OrderLine("talk-a", quantity=2), OrderLine("workshop-b")]
+            ... )
+            >>> [(line.schedule_id, line.quantity) for line in lines]
+            [('talk-a', 2), ('workshop-b', 1)]
+            >>> lines[0].order_id == lines[1].order_id
+            True
+        """
+        return self._drive(self._cases.create_order(user_id, lines, idempotency_key, hold_for))
+
+    @observed
+    def get_order(self, order_id: str, *, user_id: str | None = None) -> tuple[Reservation, ...]:
+        """The order's lines as they are now, in the order given at creation.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``ORDER_NOT_FOUND`` (unknown, or
+                another user's when ``user_id`` is given).
+        """
+        return self._drive(self._cases.get_order(order_id, user_id))
+
+    @observed
+    def confirm_order(
+        self, order_id: str, *, user_id: str | None = None
+    ) -> tuple[Reservation, ...]:
+        """Confirm every ``HELD`` line in one transaction; ``CONFIRMED`` lines stay as they are.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``ORDER_NOT_FOUND``,
+                ``INVALID_STATE_TRANSITION`` (a line cancelled or refunded: nothing
+                changes), ``HOLD_EXPIRED`` (the hold has lapsed, or a line expired: no
+                line is confirmed, the held lines become ``EXPIRED`` and their seats
+                return, committed although the call raises).
+        """
+        return self._drive(self._cases.confirm_order(order_id, user_id))
+
+    @observed
+    def cancel_order(self, order_id: str, *, user_id: str | None = None) -> tuple[Reservation, ...]:
+        """Cancel every ``HELD`` or ``CONFIRMED`` line in one transaction; return all lines.
+
+        Lines in other states are left as they are; their seats return to their
+        schedules and pools.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``ORDER_NOT_FOUND``; when no line
+                was active, the error cancelling the first line gives
+                (``RESERVATION_ALREADY_CANCELLED``, ``INVALID_STATE_TRANSITION``).
+        """
+        return self._drive(self._cases.cancel_order(order_id, user_id))
 
     @observed
     def get_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:

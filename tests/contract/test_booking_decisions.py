@@ -155,3 +155,31 @@ def test_one_booking_is_decided_as_the_rule_decides(backend: Backend, case: Case
         booked = uow.add_reservation_and_commit(reservation)
 
     assert booked is fit
+
+
+def test_the_fast_paths_leave_a_schedule_with_pools_to_the_path_that_locks_them(
+    backend: Backend,
+) -> None:
+    """A schedule with pools is never booked by a path that locks its row alone.
+
+    Every group path and the single booking's fast path answer "not booked" for it,
+    taking no seat anywhere; the service then books it under the lock of its pools too.
+    """
+    tag = uuid.uuid4().hex[:10]
+    pool, pooled, plain = (f"decide-{tag}-{name}" for name in ("pool", "pooled", "plain"))
+    service = backend.service(group_commit=False)
+    service.create_schedule(pool, 5)
+    service.create_schedule(pooled, 5, pools=[pool])
+    service.create_schedule(plain, 5)
+    group = [
+        _reservation(pooled, f"{tag}-u1", 1),
+        _reservation(plain, f"{tag}-u2", 1),
+        _reservation(pooled, f"{tag}-u3", 1),
+    ]
+    with backend.make_uow() as uow:
+        assert uow.add_group_and_commit(group) == [False, True, False]
+    with backend.make_uow() as uow:
+        assert uow.add_reservation_and_commit(_reservation(pooled, f"{tag}-u4", 1)) is False
+    assert [service.get_schedule(sid).reserved for sid in (pool, pooled, plain)] == [0, 0, 1]
+    service.create_reservation(pooled, f"{tag}-u5", quantity=2)
+    assert [service.get_schedule(sid).reserved for sid in (pool, pooled, plain)] == [2, 2, 1]

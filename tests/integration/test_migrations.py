@@ -24,6 +24,7 @@ from sqlalchemy.schema import DropIndex
 from reservation_core import (
     BusinessException,
     ErrorCode,
+    OrderLine,
     Reservation,
     ReservationService,
     ReservationStatus,
@@ -36,7 +37,7 @@ from tests.databases import make_engine, separate_database_url
 DATABASE = "rc_migrations"
 
 
-HEAD = "0005_rc_holds"
+HEAD = "0006_rc_orders_and_pools"
 
 
 def _empty_database(name: str, tmp_path: Path, database: str = DATABASE) -> Engine:
@@ -139,11 +140,59 @@ def test_holds_revision_upgrades_a_database_with_data(empty_engine: Engine) -> N
 
     with pytest.raises(RuntimeError, match="HELD or EXPIRED"):
         migrations.downgrade(empty_engine, "0002_rc_idempotency_keys")
+    # Revisions after 0005 may have been undone before it refused (without transactional
+    # DDL): back to head, as an operator would after fixing what it named.
+    migrations.upgrade(empty_engine)
     service.confirm_reservation(hold.id)
     migrations.downgrade(empty_engine, "0002_rc_idempotency_keys")
     with empty_engine.connect() as connection:
         count = connection.execute(text("SELECT COUNT(*) FROM rc_reservations")).scalar_one()
     assert count == 4
+
+
+def test_orders_and_pools_revision_upgrades_a_02_database_with_data(
+    empty_engine: Engine,
+) -> None:
+    """0006 on a 0.2 database (at 0005) in use: rows kept, pools and orders work at once."""
+    migrations.upgrade(empty_engine, "0005_rc_holds")
+    with empty_engine.begin() as connection:  # the 0.2 schema, written as 0.2 wrote it
+        connection.execute(
+            text("INSERT INTO rc_schedules (id, capacity, reserved) VALUES ('room', 4, 1)")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO rc_reservations (id, schedule_id, user_id, quantity, status, "
+                "created_at, updated_at, expires_at) VALUES "
+                "('00000000-0000-0000-0000-000000000001', 'room', 'ann', 1, 'HELD', "
+                ":at, :at, :later)"
+            ),
+            {"at": "2026-01-01 12:00:00.000001", "later": "2099-01-01 00:00:00"},
+        )
+    migrations.upgrade(empty_engine)
+    assert _schema_differences(empty_engine) == []
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(empty_engine))
+    kept = service.get_reservation("00000000-0000-0000-0000-000000000001")
+    assert (kept.status, kept.order_id) == ("HELD", None)
+    assert service.get_schedule("room").pools == ()
+    service.create_schedule("talk", 2, pools=["room"])
+    lines = service.create_order("bob", [OrderLine("talk", 2), OrderLine("room")])
+    assert service.get_schedule("room").reserved == 4
+    assert service.get_order(lines[0].order_id or "") == lines
+    assert audit(empty_engine).consistent
+
+    with pytest.raises(RuntimeError, match="rc_schedule_pools"):
+        migrations.downgrade(empty_engine, "0005_rc_holds")
+
+
+def test_orders_and_pools_revision_downgrades_without_pools(empty_engine: Engine) -> None:
+    migrations.upgrade(empty_engine)
+    service = ReservationService(lambda: SqlAlchemyUnitOfWork(empty_engine))
+    service.create_schedule("talk", 2)
+    service.create_order("bob", [OrderLine("talk")])
+    migrations.downgrade(empty_engine, "0005_rc_holds")
+    with empty_engine.connect() as connection:
+        count = connection.execute(text("SELECT COUNT(*) FROM rc_reservations")).scalar_one()
+    assert count == 1
 
 
 def test_upgrade_is_idempotent(empty_engine: Engine) -> None:
@@ -228,9 +277,11 @@ def test_offline_sql_names_constraints_as_create_all(name: str, tmp_path: Path) 
     empty_engine = _empty_database(name, tmp_path)
     created_engine = _empty_database(name, tmp_path, f"{DATABASE}_created")
     script = migrations.upgrade(empty_engine, sql=True)
-    with empty_engine.begin() as connection:
+    # As psql runs it: its own BEGIN and COMMIT, and what must run outside a transaction
+    # (CREATE INDEX CONCURRENTLY) between them.
+    with empty_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for statement in script.split(";\n"):
-            if statement.strip() and statement.strip() not in ("BEGIN", "COMMIT"):
+            if statement.strip():
                 connection.exec_driver_sql(statement)
     metadata.create_all(created_engine)
     assert _names(empty_engine) == _names(created_engine)

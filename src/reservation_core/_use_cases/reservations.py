@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from reservation_core._use_cases._plan import Cases, Plan, Step
+from reservation_core._use_cases._plan import MAX_HOLD, Cases, Plan, Step
 from reservation_core._use_cases._rules import (
     confirmable,
     drift,
@@ -15,9 +14,13 @@ from reservation_core._use_cases._rules import (
     existing_schedule,
     expire_holds,
     fingerprint,
+    line_refusal,
+    new_reservation,
     owned_reservation,
     refusal,
+    replay_or_store,
     require,
+    take_lines,
 )
 from reservation_core._use_cases.paging import MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from reservation_core.domain import (
@@ -37,17 +40,12 @@ from reservation_core.domain._validation import (
     check_status,
     invalid,
 )
-from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.ports import (
     AbstractUnitOfWork,
     DuplicateReservationError,
     IdempotencyRecord,
     TransientConflict,
 )
-
-#: The longest ``hold_for``: far below what a ``datetime`` can add without overflow.
-MAX_HOLD = timedelta(days=365)
-DEFAULT_HOLD = timedelta(minutes=10)
 
 
 class ReservationCases(Cases):
@@ -206,26 +204,32 @@ class ReservationCases(Cases):
 
         def attempt(uow: AbstractUnitOfWork, last: bool) -> Reservation | None:
             now = self._now()
-            reservation = Reservation(
-                id=str(uuid.uuid4()),
-                schedule_id=sid,
-                user_id=uid,
-                quantity=seats,
-                status=ReservationStatus.CONFIRMED if hold_for is None else ReservationStatus.HELD,
-                created_at=now,
-                updated_at=now,
-                expires_at=None
-                if hold_for is None
-                else check_instant_after("hold_for", now, hold_for),
+            expires_at = (
+                None if hold_for is None else check_instant_after("hold_for", now, hold_for)
             )
+            reservation = new_reservation(sid, uid, seats, now, expires_at=expires_at)
             if key is not None:
                 request = fingerprint(sid, seats, hold=hold_for is not None)
                 record = IdempotencyRecord(uid, key, request, reservation.id, now)
-                replayed = self._replay_or_store(uow, record, sid)
+                replayed = replay_or_store(
+                    uow,
+                    record,
+                    self._idempotency_ttl,
+                    found=lambda: existing_schedule(uow, sid),  # "not found" outranks reuse
+                    load=uow.reservations.get,
+                )
                 if replayed is not None:
                     return replayed
             try:
                 booked = uow.add_reservation_and_commit(reservation)
+                # The fast paths book schedules without pools only: one with pools (read
+                # only here, once the fast path said no) is booked as an order of one line.
+                if not booked and existing_schedule(uow, sid).pools:
+                    refused = take_lines(uow, [reservation], now)
+                    if refused is not None:
+                        raise line_refusal(uow, refused, reservation)
+                    uow.commit()
+                    return reservation
                 # Short of seats: the schedule's lapsed holds go first, in this transaction
                 # (the schedule row is the first lock either way), then one more try.
                 if not booked and expire_holds(uow, sid, now):
@@ -267,43 +271,10 @@ class ReservationCases(Cases):
         def use_case(uow: AbstractUnitOfWork) -> list[Reservation | None]:
             now = self._now()
             group = [
-                Reservation(
-                    id=str(uuid.uuid4()),
-                    schedule_id=schedule_id,
-                    user_id=user_id,
-                    quantity=quantity,
-                    status=ReservationStatus.CONFIRMED,
-                    created_at=now,
-                    updated_at=now,
-                )
+                new_reservation(schedule_id, user_id, quantity, now)
                 for schedule_id, user_id, quantity in members
             ]
             booked = uow.add_group_and_commit(group)
             return [r if ok else None for r, ok in zip(group, booked, strict=True)]
 
         return use_case
-
-    def _replay_or_store(
-        self, uow: AbstractUnitOfWork, record: IdempotencyRecord, schedule_id: str
-    ) -> Reservation | None:
-        """The reservation a stored key stands for, or ``None`` once ``record`` is stored.
-
-        The key is stored before the seats are taken: a concurrent request with the same
-        key waits on the key's row, without holding the schedule's row lock, then replays.
-        """
-        stored = uow.idempotency_keys.get(record.user_id, record.key)
-        if stored is None:
-            uow.idempotency_keys.add(record)
-            return None
-        if stored.created_at < record.created_at - self._idempotency_ttl:  # as purge() decides
-            uow.idempotency_keys.replace(stored, record)
-            return None
-        if stored.fingerprint != record.fingerprint:
-            existing_schedule(uow, schedule_id)  # "not found" outranks key reuse
-            raise BusinessException(
-                ErrorCode.IDEMPOTENCY_KEY_REUSED, details={"idempotency_key": record.key}
-            )
-        reservation = uow.reservations.get(stored.reservation_id)
-        if reservation is None:  # pragma: no cover - the key and reservation commit together
-            raise TransientConflict("idempotency key without its reservation")
-        return reservation

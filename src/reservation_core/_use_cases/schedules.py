@@ -5,7 +5,7 @@ from __future__ import annotations
 from reservation_core._use_cases._plan import Cases, Plan, Step
 from reservation_core._use_cases._rules import existing_schedule
 from reservation_core.domain import Schedule
-from reservation_core.domain._validation import check_count, check_id
+from reservation_core.domain._validation import check_count, check_id, check_pools, invalid
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.ports import AbstractUnitOfWork
 
@@ -15,14 +15,26 @@ class ScheduleCases(Cases):
 
     __slots__ = ()
 
-    def create_schedule(self, schedule_id: object, capacity: object) -> Plan[Schedule]:
+    def create_schedule(
+        self, schedule_id: object, capacity: object, pools: object = ()
+    ) -> Plan[Schedule]:
+        sid = check_id("schedule_id", schedule_id)
         schedule = Schedule(
-            id=check_id("schedule_id", schedule_id),
+            id=sid,
             capacity=check_count("capacity", capacity, minimum=0),
             reserved=0,
+            pools=check_pools(sid, pools),
         )
 
         def use_case(uow: AbstractUnitOfWork) -> Schedule:
+            # Pools are one level deep, and fixed at creation: a pool read now stays so.
+            found = {pool_id: uow.schedules.get(pool_id) for pool_id in schedule.pools}
+            for pool_id, pool in found.items():
+                if pool is not None and pool.pools:
+                    raise invalid("pools", "a schedule with pools cannot be a pool", pool_id)
+            for pool_id, pool in found.items():
+                if pool is None:
+                    existing_schedule(uow, pool_id)  # raises SCHEDULE_NOT_FOUND for the pool
             if not uow.schedules.add(schedule):
                 raise BusinessException(
                     ErrorCode.SCHEDULE_ALREADY_EXISTS, details={"schedule_id": schedule.id}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from datetime import datetime
 from typing import Self, TypeVar
 
@@ -20,7 +20,7 @@ from reservation_core.domain import (
     ReservationStatus,
     Schedule,
 )
-from reservation_core.domain._booking import fits
+from reservation_core.domain._booking import counters_of, fits
 from reservation_core.domain._events import event_of
 from reservation_core.ports import (
     AbstractAsyncUnitOfWork,
@@ -111,15 +111,23 @@ class _Schedules:
         return True
 
     def release_seats(self, schedule_id: str, quantity: int) -> bool:
-        schedule = self._store.schedules[schedule_id]
-        if schedule.reserved < quantity:
+        counters = [
+            self._store.schedules[c] for c in counters_of(self._store.schedules[schedule_id])
+        ]
+        if any(counter.reserved < quantity for counter in counters):
             return False
-        self._put(dataclasses.replace(schedule, reserved=schedule.reserved - quantity))
+        self.move_seats({counter.id: -quantity for counter in counters})
         return True
 
-    def take_seats(self, schedule: Schedule, quantity: int) -> None:
-        """Take seats the caller has checked are free."""
-        self._put(dataclasses.replace(schedule, reserved=schedule.reserved + quantity))
+    def lock(self, schedule_ids: Sequence[str]) -> dict[str, Schedule]:
+        found = [self._store.schedules[i] for i in schedule_ids if i in self._store.schedules]
+        wanted = {counter for schedule in found for counter in counters_of(schedule)}
+        return {i: self._store.schedules[i] for i in sorted(wanted)}
+
+    def move_seats(self, changes: dict[str, int]) -> None:
+        for schedule_id, seats in changes.items():
+            schedule = self._store.schedules[schedule_id]
+            self._put(dataclasses.replace(schedule, reserved=schedule.reserved + seats))
 
     def _put(self, schedule: Schedule) -> None:
         self._journal.put(self._store.schedules, schedule.id, schedule)
@@ -132,15 +140,32 @@ class _Reservations:
     def add(self, reservation: Reservation) -> bool:
         slot = (reservation.schedule_id, reservation.user_id)
         schedule = self._store.schedules.get(reservation.schedule_id)
-        if schedule is None or not fits(reservation.quantity, schedule.remaining):
+        if (
+            schedule is None
+            or schedule.pools  # as the SQL adapter's fast paths: see ``insert``
+            or not fits(reservation.quantity, schedule.remaining)
+        ):
             return False
         if slot in self._store.active:
             raise DuplicateReservationError(slot)
-        self._schedules.take_seats(schedule, reservation.quantity)
-        self._journal.put(self._store.active, slot, reservation.id)
-        self._journal.put(self._store.reservations, reservation.id, reservation)
-        self._append_event(reservation)
+        self._schedules.move_seats({schedule.id: reservation.quantity})
+        self.insert([reservation])
         return True
+
+    def insert(self, reservations: Sequence[Reservation]) -> None:
+        for reservation in reservations:
+            slot = (reservation.schedule_id, reservation.user_id)
+            if slot in self._store.active:
+                raise DuplicateReservationError(slot)
+            self._journal.put(self._store.active, slot, reservation.id)
+            self._journal.put(self._store.reservations, reservation.id, reservation)
+            self._append_event(reservation)
+
+    def active_users(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {pair for pair in pairs if pair in self._store.active}
+
+    def of_order(self, order_id: str) -> list[Reservation]:
+        return [r for r in self._store.reservations.values() if r.order_id == order_id]
 
     def _append_event(self, reservation: Reservation) -> None:
         event_id = next(self._store.event_ids)  # never reused, like a sequence

@@ -3,8 +3,8 @@
 Pure values and rules; nothing here knows about storage. The package's modules, each the
 one home of what it holds:
 
-* ``_values`` — :class:`Schedule`, :class:`Reservation`, :class:`ReservationStatus`,
-  :class:`ReservationPage`;
+* ``_values`` — :class:`Schedule`, :class:`Reservation`, :class:`OrderLine`,
+  :class:`ReservationStatus`, :class:`ReservationPage`;
 * ``_state_machine`` — :class:`Action`, :data:`TRANSITIONS`, :func:`transition_target`;
 * ``_events`` — :class:`ReservationEvent` and the event's shape (``EVENT_FIELDS``);
 * ``_booking`` — whether a booking, or a group of them, fits;
@@ -16,6 +16,7 @@ from __future__ import annotations
 from reservation_core.domain._events import ReservationEvent, event_type
 from reservation_core.domain._state_machine import TRANSITIONS, Action, transition_target
 from reservation_core.domain._values import (
+    OrderLine,
     Reservation,
     ReservationPage,
     ReservationStatus,
@@ -25,6 +26,7 @@ from reservation_core.domain._values import (
 __all__ = [
     "TRANSITIONS",
     "Action",
+    "OrderLine",
     "Reservation",
     "ReservationEvent",
     "ReservationPage",

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reservation_core.domain._values import ReservationStatus
+from reservation_core.domain._values import OrderLine, ReservationStatus
 from reservation_core.errors import BusinessException, ErrorCode
 
 MAX_ID_LENGTH = 64
@@ -225,6 +225,60 @@ def check_instant_after(field: str, now: datetime, duration: timedelta) -> datet
 def invalid(field: str, reason: str, value: Any) -> BusinessException:
     """``VALIDATION_ERROR`` naming ``field``, for checks made elsewhere."""
     return _invalid(field, reason, value)
+
+
+#: At most this many lines in one order, and pools on one schedule.
+MAX_ORDER_LINES = 50
+MAX_POOLS = 8
+
+
+def check_lines(lines: object) -> list[tuple[str, int]]:
+    """An order's lines as ``(schedule_id, quantity)``; else ``VALIDATION_ERROR`` (``lines``).
+
+    1 to 50 ``OrderLine`` s, each on its own schedule.
+    """
+    if not isinstance(lines, (list, tuple)):
+        raise _invalid("lines", "must be a list of OrderLine", type(lines).__name__)
+    if not 1 <= len(lines) <= MAX_ORDER_LINES:
+        raise _invalid("lines", f"must hold 1 to {MAX_ORDER_LINES} lines", len(lines))
+    checked: list[tuple[str, int]] = []
+    for index, line in enumerate(lines):
+        if not isinstance(line, OrderLine):
+            raise _invalid("lines", f"line {index} must be an OrderLine", type(line).__name__)
+        try:
+            schedule_id = check_id("schedule_id", line.schedule_id)
+            quantity = check_count("quantity", line.quantity, minimum=1)
+        except BusinessException as exc:
+            raise _invalid(
+                "lines", f"line {index}: {exc.details['reason']}", exc.details["value"]
+            ) from None
+        checked.append((schedule_id, quantity))
+    seen: set[str] = set()
+    for index, (schedule_id, _) in enumerate(checked):
+        if schedule_id in seen:
+            raise _invalid("lines", f"line {index} repeats a schedule: one line each", schedule_id)
+        seen.add(schedule_id)
+    return checked
+
+
+def check_pools(schedule_id: str, pools: object) -> tuple[str, ...]:
+    """A schedule's pools, sorted: 0 to 8 distinct ids other than its own."""
+    if isinstance(pools, (str, bytes)) or not isinstance(pools, (list, tuple, set, frozenset)):
+        raise _invalid("pools", "must be a list of schedule ids", type(pools).__name__)
+    if len(pools) > MAX_POOLS:
+        raise _invalid("pools", f"must hold at most {MAX_POOLS} schedule ids", len(pools))
+    checked: list[str] = []
+    for pool in pools:
+        try:
+            checked.append(check_id("pools", pool))
+        except BusinessException as exc:
+            raise _invalid("pools", str(exc.details["reason"]), pool) from None
+    repeated = [pool for n, pool in enumerate(checked) if pool in checked[:n]]
+    if repeated:
+        raise _invalid("pools", "must not repeat a schedule id", repeated[0])
+    if schedule_id in checked:
+        raise _invalid("pools", "a schedule cannot be its own pool", schedule_id)
+    return tuple(sorted(checked))
 
 
 def check_status(status: object) -> ReservationStatus | None:

@@ -33,12 +33,16 @@ class Schedule:
     Attributes:
         id: the caller's identifier of the schedule.
         capacity: the number of seats.
-        reserved: the seats held by ``HELD`` and ``CONFIRMED`` reservations.
+        reserved: the seats held by ``HELD`` and ``CONFIRMED`` reservations (on a pool:
+            also those of every schedule that lists it).
+        pools: the ids of the schedules whose seats this one's bookings also take
+            (shared capacity), sorted; fixed when the schedule is created.
     """
 
     id: str
     capacity: int
     reserved: int
+    pools: tuple[str, ...] = ()
 
     @property
     def remaining(self) -> int:
@@ -61,6 +65,9 @@ class Reservation:
         expires_at: for a hold, when it expires unless confirmed (timezone-aware UTC);
             kept after the hold is confirmed or cancelled. ``None`` for a reservation
             that was never a hold.
+        order_id: the UUID string shared by the lines of an order
+            (:meth:`~reservation_core.ReservationService.create_order`); ``None`` for a
+            reservation booked on its own.
     """
 
     id: str
@@ -71,6 +78,24 @@ class Reservation:
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None = None
+    order_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One line of an order: ``quantity`` seats of a schedule.
+
+    Attributes:
+        schedule_id: the schedule to book.
+        quantity: the number of seats (at least 1).
+
+    Examples:
+        >>> OrderLine("talk-a", quantity=2)
+        OrderLine(schedule_id='talk-a', quantity=2)
+    """
+
+    schedule_id: str
+    quantity: int = 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,5 +1,8 @@
 """The seat-count audit: ``reserved`` against the sum of ``HELD`` and ``CONFIRMED`` quantities.
 
+A pool's sum takes in the reservations on the pool itself and on every schedule that
+counts against it.
+
 The library keeps ``reserved == Σ quantity of HELD + CONFIRMED`` itself; drift only comes from
 outside it (a hand-written ``UPDATE``, a restored backup, a bug). :func:`audit` finds it
 and, with ``repair=True``, fixes it under the schedule's lock.
@@ -12,13 +15,13 @@ import logging
 from collections.abc import Callable, Collection
 from typing import TypeVar
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Engine, bindparam, delete, func, or_, select, union_all, update
 
 from reservation_core._running.retry import RetryPolicy, run_in_unit_of_work
 from reservation_core.domain import ReservationStatus
 
 from ._runner import RunnerUnitOfWork
-from .tables import reservations, schedules
+from .tables import reservations, schedule_pools, schedules
 from .uow import SqlAlchemyUnitOfWork
 
 __all__ = ["AuditReport", "ScheduleDrift", "audit"]
@@ -27,14 +30,20 @@ _log = logging.getLogger("reservation_core.audit")
 
 T = TypeVar("T")
 UnitOfWorkFactory = Callable[[], RunnerUnitOfWork]
-_S, _R = schedules.c, reservations.c
+_S, _R, _P = schedules.c, reservations.c, schedule_pools.c
 # Holds take seats as bookings do, until they are confirmed, cancelled or expired.
 _ACTIVE = [str(status) for status in ReservationStatus if status.holds_seats]
 
+# Every active seat counts on its schedule and on each of the schedule's pools.
+_SEATS = union_all(
+    select(_R.schedule_id.label("counter"), _R.quantity).where(_R.status.in_(_ACTIVE)),
+    select(_P.pool_id.label("counter"), _R.quantity)
+    .select_from(reservations.join(schedule_pools, _P.schedule_id == _R.schedule_id))
+    .where(_R.status.in_(_ACTIVE)),
+).subquery("seats")
 _SUMS = (
-    select(_R.schedule_id, func.sum(_R.quantity).label("seats"))
-    .where(_R.status.in_(_ACTIVE))
-    .group_by(_R.schedule_id)
+    select(_SEATS.c.counter.label("schedule_id"), func.sum(_SEATS.c.quantity).label("seats"))
+    .group_by(_SEATS.c.counter)
     .subquery("active")
 )
 _ACTUAL = func.coalesce(_SUMS.c.seats, 0)
@@ -52,8 +61,13 @@ _COUNT = select(func.count()).select_from(schedules)
 _LOCKED_SCHEDULE = (
     select(_S.capacity, _S.reserved).where(_S.id == bindparam("schedule_id")).with_for_update()
 )
+# A pool's lock is enough: a booking on a schedule that counts against it locks it too.
 _ACTIVE_SEATS = select(func.coalesce(func.sum(_R.quantity), 0)).where(
-    and_(_R.schedule_id == bindparam("schedule_id"), _R.status.in_(_ACTIVE))
+    _R.status.in_(_ACTIVE),
+    or_(
+        _R.schedule_id == bindparam("schedule_id"),
+        _R.schedule_id.in_(select(_P.schedule_id).where(_P.pool_id == bindparam("schedule_id"))),
+    ),
 )
 _SET_RESERVED = (
     update(schedules).where(_S.id == bindparam("schedule_id")).values(reserved=bindparam("seats"))
@@ -210,6 +224,8 @@ def remove_schedules(engine: Engine, schedule_ids: Collection[str]) -> None:
 
     def remove(uow: RunnerUnitOfWork) -> None:
         uow._runner.execute(delete(reservations).where(_R.schedule_id.in_(ids)), {})
+        links = or_(_P.schedule_id.in_(ids), _P.pool_id.in_(ids))
+        uow._runner.execute(delete(schedule_pools).where(links), {})
         uow._runner.execute(delete(schedules).where(_S.id.in_(ids)), {})
         uow.commit()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from reservation_core.domain import (
     Schedule,
     event_type,
 )
-from reservation_core.domain._booking import decide_group
+from reservation_core.domain._booking import counters_of, decide_group
 from reservation_core.ports import (
     DuplicateReservationError,
     IdempotencyKeyTaken,
@@ -35,6 +36,7 @@ def _reservation(row: Row[Any]) -> Reservation:
         created_at=row.created_at,
         updated_at=row.updated_at,
         expires_at=row.expires_at,
+        order_id=row.order_id,
     )
 
 
@@ -49,12 +51,60 @@ class _Repository:
 
 class SqlSchedules(_Repository):
     def add(self, schedule: Schedule) -> bool:
-        row = {"id": schedule.id, "capacity": schedule.capacity, "reserved": schedule.reserved}
-        return self._runner.unless_taken(lambda: self._runner.execute(sql.ADD_SCHEDULE, row))
+        row = {
+            "id": schedule.id,
+            "capacity": schedule.capacity,
+            "reserved": schedule.reserved,
+            "pool_count": len(schedule.pools),
+        }
+        if not self._runner.unless_taken(lambda: self._runner.execute(sql.ADD_SCHEDULE, row)):
+            return False
+        if schedule.pools:
+            links = [{"schedule_id": schedule.id, "pool_id": pool} for pool in schedule.pools]
+            self._runner.execute(sql.ADD_POOLS, links)  # type: ignore[arg-type]
+        return True
 
     def get(self, schedule_id: str) -> Schedule | None:
         row = self._runner.execute(sql.SCHEDULE, {"schedule_id": schedule_id}).first()
-        return None if row is None else Schedule(row.id, row.capacity, row.reserved)
+        if row is None:
+            return None
+        pools = self._pools_of([schedule_id]).get(schedule_id, ()) if row.pool_count else ()
+        return Schedule(row.id, row.capacity, row.reserved, pools)
+
+    def _pools_of(self, schedule_ids: list[str]) -> dict[str, tuple[str, ...]]:
+        pools: dict[str, tuple[str, ...]] = {}
+        for row in self._runner.execute(sql.POOLS_OF, {"schedule_ids": schedule_ids}):
+            pools[row.schedule_id] = (*pools.get(row.schedule_id, ()), row.pool_id)
+        return pools
+
+    def lock(self, schedule_ids: Sequence[str]) -> dict[str, Schedule]:
+        ids = sorted(set(schedule_ids))
+        pools = self._pools_of(ids)  # fixed at creation: read before any lock is taken
+        wanted = sorted({*ids, *(pool for found in pools.values() for pool in found)})
+        rows = self._runner.execute(sql.COUNTERS_FOR_UPDATE, {"schedule_ids": wanted})
+        return {
+            row.id: Schedule(row.id, row.capacity, row.reserved, pools.get(row.id, ()))
+            for row in rows
+        }
+
+    def move_seats(self, changes: dict[str, int]) -> None:
+        moved = {counter: seats for counter, seats in changes.items() if seats}
+        if moved:
+            params = sql.change_params(moved)
+            self._runner.execute(sql.add_group_seats(len(moved)), params)
+
+    def release_from_counters(
+        self, counters: dict[str, Schedule], schedule_id: str, quantity: int
+    ) -> bool:
+        """Return seats to a locked schedule and its pools; ``False`` if one has too few."""
+        schedule = counters.get(schedule_id)
+        if schedule is None:
+            return False
+        ids = counters_of(schedule)
+        if any(counters[counter].reserved < quantity for counter in ids):
+            return False
+        self.move_seats(dict.fromkeys(ids, -quantity))
+        return True
 
     def set_capacity(self, schedule_id: str, capacity: int) -> bool:
         params = {"schedule_id": schedule_id, "capacity": capacity}
@@ -62,7 +112,10 @@ class SqlSchedules(_Repository):
 
     def release_seats(self, schedule_id: str, quantity: int) -> bool:
         params = {"schedule_id": schedule_id, "quantity": quantity}
-        return self._runner.execute(sql.RELEASE_SEATS, params).rowcount == 1
+        if self._runner.execute(sql.RELEASE_SEATS, params).rowcount == 1:
+            return True
+        # Not a schedule without pools that has the seats: a schedule with pools (or drift).
+        return self.release_from_counters(self.lock([schedule_id]), schedule_id, quantity)
 
 
 class SqlReservations(_Repository):
@@ -96,6 +149,31 @@ class SqlReservations(_Repository):
             self._runner.insert_group(chosen)
         return booked
 
+    def insert(self, reservations: Sequence[Reservation]) -> None:
+        rows = [sql.line_row(r, line) for line, r in enumerate(reservations)]
+        events = [sql.event_row(r) for r in reservations]
+        run = self._runner.execute
+        if not self._runner.unless_taken(lambda: run(sql.INSERT_RESERVATION, rows)):  # type: ignore[arg-type]
+            raise DuplicateReservationError([(r.schedule_id, r.user_id) for r in reservations])
+        run(sql.APPEND_EVENT, events)  # type: ignore[arg-type]
+
+    def active_users(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        if not pairs:
+            return set()
+        params = {
+            "schedule_ids": sorted({schedule_id for schedule_id, _ in pairs}),
+            "user_ids": sorted({user_id for _, user_id in pairs}),
+        }
+        found = {
+            (row.schedule_id, row.active_user_id)
+            for row in self._runner.execute(sql.ACTIVE_USERS, params)
+        }
+        return found & set(pairs)
+
+    def of_order(self, order_id: str) -> list[Reservation]:
+        rows = self._runner.execute(sql.ORDER_LINES, {"order_id": order_id})
+        return [_reservation(row) for row in rows]
+
     def get(self, reservation_id: str) -> Reservation | None:
         row = self._runner.execute(sql.RESERVATION, {"reservation_id": reservation_id}).first()
         return None if row is None else _reservation(row)
@@ -124,7 +202,8 @@ class SqlReservations(_Repository):
         lapsed = run(sql.LAPSED_HOLDS, {"schedule_id": schedule_id, "at": at}).all()
         if not lapsed:
             return 0
-        run(sql.LOCK_SCHEDULE, {"schedule_id": schedule_id})  # lock order: schedule first
+        schedules = SqlSchedules(self._runner)
+        counters = schedules.lock([schedule_id])  # lock order: the counters first
         seats = expired = 0
         for row in lapsed:  # each a compare-and-set: a concurrent confirm or cancel may win
             if run(sql.EXPIRE_HOLD, {"reservation_id": row.id, "at": at}).rowcount == 1:
@@ -132,8 +211,7 @@ class SqlReservations(_Repository):
                 seats, expired = seats + row.quantity, expired + 1
         if seats == 0:
             return expired
-        params = {"schedule_id": schedule_id, "quantity": seats}
-        return expired if run(sql.RELEASE_SEATS, params).rowcount == 1 else None
+        return expired if schedules.release_from_counters(counters, schedule_id, seats) else None
 
     def schedules_with_expired_holds(self, at: datetime) -> list[str]:
         rows = self._runner.execute(sql.SCHEDULES_WITH_LAPSED_HOLDS, {"at": at})

@@ -24,6 +24,7 @@ from sqlalchemy import (
     case,
     delete,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -40,16 +41,40 @@ from .tables import (
     events,
     idempotency_keys,
     reservations,
+    schedule_pools,
     schedules,
 )
 
-_S, _R, _K = schedules.c, reservations.c, idempotency_keys.c
+_S, _R, _K, _P = schedules.c, reservations.c, idempotency_keys.c, schedule_pools.c
 _E, _C, _D = events.c, event_consumers.c, event_deliveries.c
 
 # -- schedules --------------------------------------------------------------------------------
 
-SCHEDULE = select(_S.id, _S.capacity, _S.reserved).where(_S.id == bindparam("schedule_id"))
+SCHEDULE = select(_S.id, _S.capacity, _S.reserved, _S.pool_count).where(
+    _S.id == bindparam("schedule_id")
+)
 ADD_SCHEDULE = insert(schedules)
+ADD_POOLS = insert(schedule_pools)
+#: The pools of some schedules (pools never change: read without a lock).
+POOLS_OF = (
+    select(_P.schedule_id, _P.pool_id)
+    .where(_P.schedule_id.in_(bindparam("schedule_ids", expanding=True)))
+    .order_by(_P.schedule_id, _P.pool_id)
+)
+#: Counters (schedules and pools) locked in the order of their ids: the one global lock
+#: order of every path that locks more than one (see ``ports``). FOR UPDATE locks the rows
+#: on PostgreSQL and MariaDB; SQLite's unit of work already holds the database's write
+#: lock (BEGIN IMMEDIATE), and SQLAlchemy omits the clause there.
+COUNTERS_FOR_UPDATE = (
+    select(_S.id, _S.capacity, _S.reserved, _S.pool_count)
+    .where(_S.id.in_(bindparam("schedule_ids", expanding=True)))
+    .order_by(_S.id)
+    .with_for_update()
+)
+#: Only schedules without pools: the fast paths' guard. Under READ COMMITTED (and in
+#: PostgreSQL at any level) an UPDATE whose WHERE rejects a row leaves it unlocked, so a
+#: schedule with pools is next locked in the global order, by ``COUNTERS_FOR_UPDATE``.
+_NO_POOLS = _S.pool_count == literal_column("0")
 SET_CAPACITY = (
     update(schedules)
     .where(_S.id == bindparam("schedule_id"), _S.reserved <= bindparam("capacity"))
@@ -57,7 +82,7 @@ SET_CAPACITY = (
 )
 RELEASE_SEATS = (
     update(schedules)
-    .where(_S.id == bindparam("schedule_id"), _S.reserved >= bindparam("quantity"))
+    .where(_S.id == bindparam("schedule_id"), _S.reserved >= bindparam("quantity"), _NO_POOLS)
     .values(reserved=_S.reserved - bindparam("quantity"))
 )
 TAKE_SEATS = (
@@ -66,6 +91,7 @@ TAKE_SEATS = (
         _S.id == bindparam("p_schedule_id"),
         # capacity - q, not reserved + q: the sum could overflow a 32-bit column.
         _S.reserved <= _S.capacity - bindparam("p_quantity"),
+        _NO_POOLS,
     )
     .values(reserved=_S.reserved + bindparam("p_quantity"))
 )
@@ -82,13 +108,16 @@ RESERVATION_KEYS = [
     "updated_at",
     "expires_at",
 ]
-RESERVATION_COLUMNS = tuple(reservations.c[key] for key in RESERVATION_KEYS)
+RESERVATION_COLUMNS = (*(reservations.c[key] for key in RESERVATION_KEYS), _R.order_id)
 RESERVATION = select(*RESERVATION_COLUMNS).where(_R.id == bindparam("reservation_id"))
 ACTIVE = select(*RESERVATION_COLUMNS).where(
     _R.schedule_id == bindparam("schedule_id"),
     _R.active_user_id == bindparam("user_id"),
 )
 INSERT_RESERVATION = insert(reservations)
+ORDER_LINES = (
+    select(*RESERVATION_COLUMNS).where(_R.order_id == bindparam("order_id")).order_by(_R.order_line)
+)
 TRANSITION = (
     update(reservations)
     .where(_R.id == bindparam("reservation_id"), _R.status == bindparam("from_status"))
@@ -112,9 +141,6 @@ CONFIRM_HOLD = (
     )
     .values(status=_CONFIRMED, updated_at=bindparam("at"))
 )
-# FOR UPDATE locks the row on PostgreSQL and MariaDB; SQLite's unit of work already holds
-# the database's write lock (BEGIN IMMEDIATE), and SQLAlchemy omits the clause there.
-LOCK_SCHEDULE = select(_S.id).where(_S.id == bindparam("schedule_id")).with_for_update()
 LAPSED_HOLDS = select(_R.id, _R.quantity).where(
     _R.schedule_id == bindparam("schedule_id"),
     _R.status == _HELD,
@@ -179,6 +205,11 @@ def reservation_row(reservation: Reservation) -> dict[str, Any]:
         "updated_at": reservation.updated_at,
         "expires_at": reservation.expires_at,
     }
+
+
+def line_row(reservation: Reservation, line: int) -> dict[str, Any]:
+    """The ``rc_reservations`` row of an order's line (or of a booking on a schedule with pools)."""
+    return {**reservation_row(reservation), "order_id": reservation.order_id, "order_line": line}
 
 
 def seats_of(reservation: Reservation) -> dict[str, Any]:
@@ -322,7 +353,7 @@ PURGE_KEYS = delete(idempotency_keys).where(_K.created_at < bindparam("before"))
 #: that one order, so two groups never wait for each other in a cycle.
 SCHEDULES_FOR_UPDATE = (
     select(_S.id, _S.capacity, _S.reserved)
-    .where(_S.id.in_(bindparam("schedule_ids", expanding=True)))
+    .where(_S.id.in_(bindparam("schedule_ids", expanding=True)), _NO_POOLS)
     .order_by(_S.id)
     .with_for_update()
 )
@@ -353,9 +384,14 @@ def seat_params(group: Sequence[Reservation]) -> dict[str, Any]:
         seats[reservation.schedule_id] = (
             seats.get(reservation.schedule_id, 0) + reservation.quantity
         )
+    return change_params(seats)
+
+
+def change_params(changes: dict[str, int]) -> dict[str, Any]:
+    """The parameters of :func:`add_group_seats` for seats added per counter, in id order."""
     params: dict[str, Any] = {}
-    for n, schedule_id in enumerate(sorted(seats)):
-        params[f"s{n}"], params[f"q{n}"] = schedule_id, seats[schedule_id]
+    for n, schedule_id in enumerate(sorted(changes)):
+        params[f"s{n}"], params[f"q{n}"] = schedule_id, changes[schedule_id]
     return params
 
 

@@ -22,8 +22,10 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
+    text,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -39,6 +41,7 @@ __all__ = [
     "idempotency_keys",
     "metadata",
     "reservations",
+    "schedule_pools",
     "schedules",
 ]
 
@@ -127,11 +130,27 @@ schedules = Table(
     Column("id", IdString(), primary_key=True),
     Column("capacity", Integer, nullable=False),
     Column("reserved", Integer, nullable=False, server_default="0"),
+    # How many pools the schedule counts against (rc_schedule_pools): the fast booking
+    # paths take seats only where it is 0, and leave the others to the path that locks
+    # the schedule and its pools together.
+    Column("pool_count", SmallInteger, nullable=False, server_default="0"),
     CheckConstraint("capacity >= 0", name="capacity"),
     CheckConstraint("reserved >= 0 AND reserved <= capacity", name="reserved"),
     **_MYSQL_TABLE,
 )
-"""``rc_schedules``: one row per schedule, ``id``, ``capacity`` and ``reserved`` seats."""
+"""``rc_schedules``: one row per schedule, ``id``, ``capacity`` and ``reserved`` seats,
+and how many pools it counts against."""
+
+schedule_pools = Table(
+    "rc_schedule_pools",
+    metadata,
+    Column("schedule_id", IdString(), ForeignKey(schedules.c.id), primary_key=True),
+    Column("pool_id", IdString(), ForeignKey(schedules.c.id), primary_key=True),
+    # The audit's question: which schedules count against a pool.
+    Index(None, "pool_id"),
+    **_MYSQL_TABLE,
+)
+"""``rc_schedule_pools``: the pools (schedules) each schedule's seats also count against."""
 
 reservations = Table(
     "rc_reservations",
@@ -145,6 +164,9 @@ reservations = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     # A hold's deadline; NULL for a reservation that was never a hold.
     Column("expires_at", UtcDateTime(), nullable=True),
+    # An order's id and the line's place in it; NULL for a reservation booked alone.
+    Column("order_id", String(36), nullable=True),
+    Column("order_line", SmallInteger, nullable=True),
     # The duplicate guard: the user id while the reservation is active (HELD or
     # CONFIRMED), else NULL; unique per schedule below. A generated column works the same
     # on all three databases (MariaDB has no partial indexes), so there is one rule, not
@@ -163,6 +185,14 @@ reservations = Table(
     Index(None, "user_id", "created_at", "id"),
     # The sweeper's search for lapsed holds (covering: it reads only schedule_id).
     Index(None, "status", "expires_at", "schedule_id"),
+    # An order's lines. Partial where the database has partial indexes: the reservations
+    # booked alone (nearly all) add nothing to it.
+    Index(
+        None,
+        "order_id",
+        postgresql_where=text("order_id IS NOT NULL"),
+        sqlite_where=text("order_id IS NOT NULL"),
+    ),
     **_MYSQL_TABLE,
 )
 """``rc_reservations``: one row per reservation; a unique index allows one active

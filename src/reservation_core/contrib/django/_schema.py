@@ -22,6 +22,7 @@ from reservation_core.migrations import SCRIPT_DIRECTORY
 from ._connection import dialect_for
 
 _TERMINATOR = ";"
+_TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT"})
 
 
 def revision_sql(revision: str, schema_editor: Any, direction: str) -> list[str]:
@@ -36,7 +37,13 @@ def revision_sql(revision: str, schema_editor: Any, direction: str) -> list[str]
         getattr(module, direction)()
     # Alembic writes each statement with its terminator and a blank line.
     chunks = output.getvalue().split(f"{_TERMINATOR}\n\n")
-    return [chunk.strip() for chunk in chunks if chunk.strip()]
+    # A revision's autocommit block (CREATE INDEX CONCURRENTLY) is rendered between a
+    # COMMIT and a BEGIN; its Django migration is not atomic, so each statement commits.
+    return [
+        chunk.strip()
+        for chunk in chunks
+        if chunk.strip() and chunk.strip().upper() not in _TRANSACTION_CONTROL
+    ]
 
 
 def revision_operation(revision: str) -> migrations.RunPython:

@@ -58,7 +58,7 @@ SELECT c.id, c.sid, c.uid, c.q, %(status)s, %(at)s, %(at)s, NULL FROM (
         WHERE a.{_r.id.name} IS NULL
     ) f WHERE f.nth = 1
 ) c JOIN {_S} s ON s.{_s.id.name} = c.sid
-WHERE c.upto <= s.{_s.capacity.name} - s.{_s.reserved.name}
+WHERE c.upto <= s.{_s.capacity.name} - s.{_s.reserved.name} AND s.{_s.pool_count.name} = 0
 ORDER BY c.ord;
 INSERT INTO {_E} ({", ".join(sql.EVENT_KEYS)})
 SELECT %(type)s, r.{_r.id.name}, r.{_r.schedule_id.name}, r.{_r.user_id.name},
@@ -98,7 +98,7 @@ def _deciding_script(schedule_count: int, isolated: bool) -> str:
     """The script deciding a group on ``schedule_count`` schedules."""
     lock = (
         f"SELECT {_s.id.name} FROM {_S} WHERE {_s.id.name} IN ({_in(schedule_count)}) "  # noqa: S608 - the library's own names
-        f"ORDER BY {_s.id.name} FOR UPDATE;"
+        f"AND {_s.pool_count.name} = 0 ORDER BY {_s.id.name} FOR UPDATE;"
     )
     return ("" if isolated else f"{READ_COMMITTED};") + lock + _BOOK
 
@@ -107,9 +107,12 @@ def _deciding_script(schedule_count: int, isolated: bool) -> str:
 def _all_fit_script(schedule_count: int, isolated: bool) -> str:
     """The script booking a group on ``schedule_count`` schedules if all of it fits."""
     cases = " ".join(f"WHEN %(s{n})s THEN %(q{n})s" for n in range(schedule_count))
+    # A schedule with pools is set to -1 seats reserved: its CHECK refuses the script, as
+    # a schedule short of seats does, and the deciding script leaves its members out.
     seats = (
-        f"UPDATE {_S} SET {_s.reserved.name} = {_s.reserved.name} + CASE {_s.id.name} {cases} "  # noqa: S608 - the library's own names
-        f"END WHERE {_s.id.name} IN ({_in(schedule_count)});"
+        f"UPDATE {_S} SET {_s.reserved.name} = CASE WHEN {_s.pool_count.name} = 0 "  # noqa: S608 - the library's own names
+        f"THEN {_s.reserved.name} + CASE {_s.id.name} {cases} END ELSE -1 END "
+        f"WHERE {_s.id.name} IN ({_in(schedule_count)});"
     )
     return ("" if isolated else f"{READ_COMMITTED};") + seats + _ALL_FIT
 

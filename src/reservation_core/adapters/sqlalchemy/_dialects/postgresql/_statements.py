@@ -114,7 +114,8 @@ def _book_group_in_one_statement() -> TextClause:
     already active there, committed or not yet, and the seats and events are those of the
     rows inserted. The statement returns the ids it booked: a member it did not book is
     booked alone afterwards, exactly as if it had come by itself (so a member it skips,
-    for want of seats or behind a skipped one, is no loss).
+    for want of seats or behind a skipped one, is no loss). A schedule with pools is no
+    member's: its bookings are booked alone, under the lock of its pools too.
 
     No probe of the reservations: an index probe per member was planned, in a generic
     plan made while the table was new, as a scan of the schedule's reservations.
@@ -131,6 +132,7 @@ WITH members AS (
 ), free AS (
     SELECT {s.c.id.name} AS schedule_id, {s.c.capacity.name} - {s.c.reserved.name} AS seats
     FROM {s.name} WHERE {s.c.id.name} = ANY(CAST(:p_schedule_ids AS text[]))
+        AND {s.c.pool_count.name} = 0
     ORDER BY {s.c.id.name} FOR UPDATE
 ), firsts AS (
     SELECT m.*, row_number() OVER (PARTITION BY m.schedule_id, m.user_id ORDER BY m.ord) AS nth
