@@ -59,6 +59,15 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "`reservation_id`, `status`, `action`, `expires_at`; for `confirm_order`, "
         "`order_id` and `expires_at`",
     ),
+    "WAITLIST_ENTRY_NOT_FOUND": (
+        "`get_waitlist_entry` or `leave_waitlist` of an unknown entry, or another user's "
+        "when `user_id` is given",
+        "`entry_id`",
+    ),
+    "DUPLICATE_WAITLIST_ENTRY": (
+        "`join_waitlist` by a user already waiting (or holding an offer) on the schedule",
+        "`entry_id`",
+    ),
     "ORDER_NOT_FOUND": (
         "`get_order`, `confirm_order` or `cancel_order` of an unknown order, or another "
         "user's when `user_id` is given",

@@ -21,6 +21,8 @@ from reservation_core.domain import (
     ReservationPage,
     ReservationStatus,
     Schedule,
+    WaitlistEntry,
+    WaitlistStatus,
 )
 from reservation_core.errors import HTTP_STATUS, BusinessException, ErrorCode
 from reservation_core.service import ReservationService
@@ -37,5 +39,7 @@ __all__ = [
     "ReservationService",
     "ReservationStatus",
     "Schedule",
+    "WaitlistEntry",
+    "WaitlistStatus",
     "__version__",
 ]

@@ -12,7 +12,7 @@ from reservation_core._running.async_retry import AsyncUnitOfWorkFactory, run_in
 from reservation_core._running.grouping import Member
 from reservation_core._running.observing import observed_async
 from reservation_core._running.service_base import ServiceBase
-from reservation_core._use_cases import DEFAULT_HOLD, Plan, Step, utc_now
+from reservation_core._use_cases import DEFAULT_HOLD, DEFAULT_OFFER, Plan, Step, utc_now
 from reservation_core.domain import (
     Action,
     OrderLine,
@@ -21,6 +21,7 @@ from reservation_core.domain import (
     ReservationPage,
     ReservationStatus,
     Schedule,
+    WaitlistEntry,
 )
 from reservation_core.instrumentation import Hooks
 from reservation_core.ports import AbstractAsyncUnitOfWork, AbstractUnitOfWork
@@ -175,6 +176,13 @@ class AsyncReservationService(ServiceBase):
         """:meth:`ReservationService.refund_reservation <reservation_core.ReservationService.refund_reservation>`, awaited."""  # noqa: E501
         return await self._drive(self._cases.move(Action.REFUND, reservation_id, user_id))
 
+    @observed_async
+    async def change_quantity(
+        self, reservation_id: str, quantity: int, *, user_id: str | None = None
+    ) -> Reservation:
+        """:meth:`ReservationService.change_quantity <reservation_core.ReservationService.change_quantity>`, awaited."""  # noqa: E501
+        return await self._drive(self._cases.change_quantity(reservation_id, quantity, user_id))
+
     # -- orders ----------------------------------------------------------------------------
 
     @observed_async
@@ -211,6 +219,34 @@ class AsyncReservationService(ServiceBase):
     ) -> tuple[Reservation, ...]:
         """:meth:`ReservationService.cancel_order <reservation_core.ReservationService.cancel_order>`, awaited."""  # noqa: E501
         return await self._drive(self._cases.cancel_order(order_id, user_id))
+
+    # -- waiting lists ---------------------------------------------------------------------
+
+    @observed_async
+    async def join_waitlist(
+        self,
+        schedule_id: str,
+        user_id: str,
+        *,
+        quantity: int = 1,
+        offer_for: timedelta = DEFAULT_OFFER,
+    ) -> WaitlistEntry:
+        """:meth:`ReservationService.join_waitlist <reservation_core.ReservationService.join_waitlist>`, awaited."""  # noqa: E501
+        return await self._drive(
+            self._cases.join_waitlist(schedule_id, user_id, quantity, offer_for)
+        )
+
+    @observed_async
+    async def leave_waitlist(self, entry_id: str, *, user_id: str | None = None) -> WaitlistEntry:
+        """:meth:`ReservationService.leave_waitlist <reservation_core.ReservationService.leave_waitlist>`, awaited."""  # noqa: E501
+        return await self._drive(self._cases.leave_waitlist(entry_id, user_id))
+
+    @observed_async
+    async def get_waitlist_entry(
+        self, entry_id: str, *, user_id: str | None = None
+    ) -> WaitlistEntry:
+        """:meth:`ReservationService.get_waitlist_entry <reservation_core.ReservationService.get_waitlist_entry>`, awaited."""  # noqa: E501
+        return await self._drive(self._cases.get_waitlist_entry(entry_id, user_id))
 
     @observed_async
     async def get_reservation(

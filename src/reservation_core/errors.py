@@ -34,6 +34,8 @@ class ErrorCode(enum.StrEnum):
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     HOLD_EXPIRED = "HOLD_EXPIRED"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    WAITLIST_ENTRY_NOT_FOUND = "WAITLIST_ENTRY_NOT_FOUND"
+    DUPLICATE_WAITLIST_ENTRY = "DUPLICATE_WAITLIST_ENTRY"
 
 
 HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
@@ -53,6 +55,8 @@ HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
         ErrorCode.STORAGE_UNAVAILABLE: 503,
         ErrorCode.HOLD_EXPIRED: 410,
         ErrorCode.ORDER_NOT_FOUND: 404,
+        ErrorCode.WAITLIST_ENTRY_NOT_FOUND: 404,
+        ErrorCode.DUPLICATE_WAITLIST_ENTRY: 409,
     }
 )
 """The HTTP status a web layer should answer for each code (read-only)."""
@@ -74,6 +78,8 @@ _DEFAULT_MESSAGES: Mapping[ErrorCode, str] = MappingProxyType(
         ErrorCode.STORAGE_UNAVAILABLE: "The storage is unavailable; nothing was written.",
         ErrorCode.HOLD_EXPIRED: "The hold has expired; its seats were released.",
         ErrorCode.ORDER_NOT_FOUND: "No such order.",
+        ErrorCode.WAITLIST_ENTRY_NOT_FOUND: "No such waiting-list entry.",
+        ErrorCode.DUPLICATE_WAITLIST_ENTRY: "The user is already on this schedule's waiting list.",
     }
 )
 

@@ -25,11 +25,12 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
 from reservation_core.domain import Reservation, ReservationEvent, ReservationStatus, Schedule
+from reservation_core.domain._waitlist import WaitlistEntry, WaitlistStatus
 
 T = TypeVar("T")
 
@@ -45,6 +46,7 @@ __all__ = [
     "ReservationRepository",
     "ScheduleRepository",
     "TransientConflict",
+    "WaitlistRepository",
 ]
 
 
@@ -99,13 +101,18 @@ class ScheduleRepository(Protocol):
     def set_capacity(self, schedule_id: str, capacity: int) -> bool:
         """Set the capacity if the schedule exists and ``reserved <= capacity``, atomically."""
 
-    def release_seats(self, schedule_id: str, quantity: int) -> bool:
+    def release_seats(self, schedule_id: str, quantity: int) -> int | None:
         """Return ``quantity`` seats to the schedule and each of its pools, atomically.
 
         Locks their rows (in the order of their ids) until the unit of work ends.
-        ``False``, changing nothing, if any of them has fewer than ``quantity`` seats
-        reserved (a concurrent release won, or the stored count drifted).
+        Returns how many entries the schedule's waiting list holds (``waitlisted``: the
+        caller offers them the seats), or ``None``, changing nothing, if any counter has
+        fewer than ``quantity`` seats reserved (a concurrent release won, or the stored
+        count drifted). A schedule without pools or waiting list takes one statement.
         """
+
+    def move_waitlist(self, schedule_id: str, change: int) -> None:
+        """Add ``change`` to the schedule's ``waitlisted`` count (its row locked first)."""
 
     def lock(self, schedule_ids: Sequence[str]) -> dict[str, Schedule]:
         """Lock the schedules and each one's pools, in the order of their ids; read them.
@@ -144,6 +151,20 @@ class ReservationRepository(Protocol):
 
         With their events, in list order (an order's lines keep it). Raises
         :class:`DuplicateReservationError` if a user is already active on a schedule.
+        """
+
+    def set_quantity(
+        self,
+        reservation_id: str,
+        status: ReservationStatus,
+        from_quantity: int,
+        to_quantity: int,
+        at: datetime,
+    ) -> bool:
+        """Compare-and-set the quantity of a reservation in ``status``, with its event.
+
+        The caller has moved the seats (under :meth:`ScheduleRepository.lock`). ``False``,
+        writing nothing, if the reservation is no longer ``status`` with ``from_quantity``.
         """
 
     def active_users(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -199,6 +220,49 @@ class ReservationRepository(Protocol):
         at: datetime,
     ) -> bool:
         """Compare-and-set the status, appending the move's event.
+
+        ``False``, writing nothing, if the status was not ``from_status``.
+        """
+
+
+class WaitlistRepository(Protocol):
+    """Waiting-list entries, seen through the current unit of work.
+
+    An entry's moves are compare-and-sets on its status, each appending its event. Join
+    order is the order entries were added.
+    """
+
+    def add(self, entry: WaitlistEntry, offer_for: timedelta) -> None:
+        """Store a new ``WAITING`` entry at the end of its schedule's list, with its event.
+
+        Raises :class:`DuplicateReservationError` if the user already has an entry
+        ``WAITING`` or ``OFFERED`` on the schedule.
+        """
+
+    def get(self, entry_id: str) -> WaitlistEntry | None:
+        """The entry (``position`` as of now), or ``None``."""
+
+    def find_active(self, schedule_id: str, user_id: str) -> WaitlistEntry | None:
+        """The user's ``WAITING`` or ``OFFERED`` entry on the schedule, if any."""
+
+    def by_reservation(self, reservation_id: str) -> WaitlistEntry | None:
+        """The entry whose offer is ``reservation_id``, if any."""
+
+    def waiting(self, schedule_id: str) -> list[tuple[WaitlistEntry, timedelta]]:
+        """The schedule's ``WAITING`` entries in join order, each with its ``offer_for``."""
+
+    def offered(self, schedule_id: str) -> list[WaitlistEntry]:
+        """The schedule's ``OFFERED`` entries."""
+
+    def move(
+        self,
+        entry_id: str,
+        from_status: WaitlistStatus,
+        to_status: WaitlistStatus,
+        at: datetime,
+        reservation_id: str | None = None,
+    ) -> bool:
+        """Compare-and-set the entry's status (and its offer's reservation), with its event.
 
         ``False``, writing nothing, if the status was not ``from_status``.
         """
@@ -261,6 +325,7 @@ class AbstractUnitOfWork(abc.ABC):
     reservations: ReservationRepository
     idempotency_keys: IdempotencyKeyRepository
     events: EventRepository
+    waitlist: WaitlistRepository
     #: Whether the service may run the use case again in a fresh unit of work after a
     #: transient conflict. ``False`` for a unit of work inside the host's transaction,
     #: whose earlier statements the library cannot replay.

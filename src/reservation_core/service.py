@@ -12,7 +12,7 @@ from reservation_core._running.grouping import Member
 from reservation_core._running.observing import observed
 from reservation_core._running.retry import run_in_unit_of_work
 from reservation_core._running.service_base import ServiceBase
-from reservation_core._use_cases import DEFAULT_HOLD, Plan, Step, utc_now
+from reservation_core._use_cases import DEFAULT_HOLD, DEFAULT_OFFER, Plan, Step, utc_now
 from reservation_core.domain import (
     Action,
     OrderLine,
@@ -21,6 +21,7 @@ from reservation_core.domain import (
     ReservationPage,
     ReservationStatus,
     Schedule,
+    WaitlistEntry,
 )
 from reservation_core.instrumentation import Hooks
 from reservation_core.ports import AbstractUnitOfWork
@@ -263,6 +264,26 @@ class ReservationService(ServiceBase):
         """
         return self._drive(self._cases.move(Action.REFUND, reservation_id, user_id))
 
+    @observed
+    def change_quantity(
+        self, reservation_id: str, quantity: int, *, user_id: str | None = None
+    ) -> Reservation:
+        """Change the seats of a ``HELD`` or ``CONFIRMED`` reservation to ``quantity``.
+
+        More seats are taken from the schedule and each of its pools atomically, or the
+        call is refused and nothing changes; fewer seats return (to the waiting list
+        first); the same quantity returns the reservation unchanged. This is how a user
+        adds a seat to a booking (one active reservation per user and schedule stays the
+        rule). An event ``reservation.quantity_changed``.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``RESERVATION_NOT_FOUND``,
+                ``HOLD_EXPIRED`` (a hold past its ``expires_at``: it expires, its seats
+                return), ``INVALID_STATE_TRANSITION`` (cancelled, refunded, expired),
+                ``CAPACITY_EXCEEDED`` (``details["requested"]``: the extra seats).
+        """
+        return self._drive(self._cases.change_quantity(reservation_id, quantity, user_id))
+
     # -- orders ----------------------------------------------------------------------------
 
     @observed
@@ -346,6 +367,71 @@ class ReservationService(ServiceBase):
                 (``RESERVATION_ALREADY_CANCELLED``, ``INVALID_STATE_TRANSITION``).
         """
         return self._drive(self._cases.cancel_order(order_id, user_id))
+
+    # -- waiting lists ---------------------------------------------------------------------
+
+    @observed
+    def join_waitlist(
+        self,
+        schedule_id: str,
+        user_id: str,
+        *,
+        quantity: int = 1,
+        offer_for: timedelta = DEFAULT_OFFER,
+    ) -> WaitlistEntry:
+        """Put a user on a schedule's waiting list for ``quantity`` seats, all or none.
+
+        The entry joins the end of the line, and first fit applies at once: if its seats
+        are free now (in the schedule and its pools) it is ``OFFERED`` at once, else
+        ``WAITING`` with its ``position``. Whenever seats are freed on the schedule
+        (cancel, refund, an expired hold or offer, a bigger capacity, an entry leaving),
+        the ``WAITING`` entries that fit them, in join order, are offered them in that
+        very transaction: a ``HELD`` reservation for the entry's user (``reservation_id``),
+        expiring ``offer_for`` after the offer. :meth:`confirm_reservation` accepts it
+        (``ACCEPTED``); if it expires (``EXPIRED``) or is cancelled (``LEFT``), its seats
+        go on to the next entries. Events: ``waitlist.joined``, ``waitlist.offered``, ...
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``SCHEDULE_NOT_FOUND``,
+                ``DUPLICATE_WAITLIST_ENTRY`` (the user already waits or holds an offer
+                there; checked first), ``DUPLICATE_RESERVATION`` (the user has an active
+                reservation there).
+
+        Examples:
+            >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(InMemoryStore()))
+            >>> _ = service.create_schedule("talk-a", capacity=1)
+            >>> booking = service.create_reservation("talk-a", "ann")
+            >>> entry = service.join_waitlist("talk-a", "bob")
+            >>> entry.status, entry.position
+            (<WaitlistStatus.WAITING: 'WAITING'>, 1)
+            >>> _ = service.cancel_reservation(booking.id)
+            >>> service.get_waitlist_entry(entry.id).status
+            <WaitlistStatus.OFFERED: 'OFFERED'>
+        """
+        return self._drive(self._cases.join_waitlist(schedule_id, user_id, quantity, offer_for))
+
+    @observed
+    def leave_waitlist(self, entry_id: str, *, user_id: str | None = None) -> WaitlistEntry:
+        """Take a ``WAITING`` or ``OFFERED`` entry off the list: ``LEFT``.
+
+        An offer's hold is cancelled, and its seats go on to the next entries.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``WAITLIST_ENTRY_NOT_FOUND``,
+                ``INVALID_STATE_TRANSITION`` (the entry is no longer on the list).
+        """
+        return self._drive(self._cases.leave_waitlist(entry_id, user_id))
+
+    @observed
+    def get_waitlist_entry(self, entry_id: str, *, user_id: str | None = None) -> WaitlistEntry:
+        """The entry as it is now, with its live ``position``.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``WAITLIST_ENTRY_NOT_FOUND`` (unknown,
+                or another user's when ``user_id`` is given).
+        """
+        return self._drive(self._cases.get_waitlist_entry(entry_id, user_id))
 
     @observed
     def get_reservation(self, reservation_id: str, *, user_id: str | None = None) -> Reservation:

@@ -143,7 +143,7 @@ def test_migrate_builds_the_schema_and_prints_its_sql(name: str, tmp_path: Path)
         for _ in range(2):  # a second run finds nothing to do
             result = run_cli("migrate", "--url", url)
             assert result.returncode == 0, result.stderr
-            assert "0005_rc_holds" in result.stdout
+            assert "0007_rc_waitlists" in result.stdout
         tables = set(inspect(engine).get_table_names())
         assert set(metadata.tables) | {migrations.VERSION_TABLE} <= tables
     finally:
@@ -165,7 +165,7 @@ def test_migrate_adopts_tables_made_by_create_all(name: str, tmp_path: Path) -> 
         adopted = run_cli("migrate", "--url", url, "--adopt")
         assert adopted.returncode == 0, adopted.stderr
         assert "adopted the rc_ tables made by metadata.create_all" in adopted.stdout
-        assert migrations.current_revision(engine) == ("0005_rc_holds",)
+        assert migrations.current_revision(engine) == ("0007_rc_waitlists",)
         again = run_cli("migrate", "--url", url, "--adopt")  # safe in every deployment
         assert again.returncode == 0, again.stderr
         assert "adopted" not in again.stdout

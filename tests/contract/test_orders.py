@@ -16,22 +16,11 @@ from reservation_core import (
     ReservationService,
     ReservationStatus,
 )
-from tests.backends import Backend
 from tests.clock import Clock
 from tests.counters import counter_errors
 
 HELD, CONFIRMED = ReservationStatus.HELD, ReservationStatus.CONFIRMED
 CANCELLED, EXPIRED = ReservationStatus.CANCELLED, ReservationStatus.EXPIRED
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def service(backend: Backend, clock: Clock) -> ReservationService:
-    return backend.service(clock=clock)
 
 
 @pytest.fixture

@@ -9,19 +9,8 @@ from typing import Any
 import pytest
 
 from reservation_core import BusinessException, ErrorCode, OrderLine, ReservationService
-from tests.backends import Backend
 from tests.clock import Clock
 from tests.counters import counter_errors
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def service(backend: Backend, clock: Clock) -> ReservationService:
-    return backend.service(clock=clock)
 
 
 @pytest.fixture

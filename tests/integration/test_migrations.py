@@ -37,7 +37,7 @@ from tests.databases import make_engine, separate_database_url
 DATABASE = "rc_migrations"
 
 
-HEAD = "0006_rc_orders_and_pools"
+HEAD = "0007_rc_waitlists"
 
 
 def _empty_database(name: str, tmp_path: Path, database: str = DATABASE) -> Engine:

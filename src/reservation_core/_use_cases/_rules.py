@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from reservation_core._use_cases._offers import offer_seats
 from reservation_core.domain import (
     Action,
     Reservation,
@@ -140,10 +141,15 @@ def short(quantity: int, remaining: int, counter: str | None = None) -> Business
 
 
 def expire_holds(uow: AbstractUnitOfWork, schedule_id: str, now: datetime) -> int:
-    """Expire the schedule's lapsed holds in the unit of work; how many (uncommitted)."""
+    """Expire the schedule's lapsed holds in the unit of work; how many (uncommitted).
+
+    The seats they free go to the schedule's waiting list first, in this transaction.
+    """
     expired = uow.reservations.expire_holds(schedule_id, now)
     if expired is None:
         raise drift(schedule_id)
+    if expired:
+        offer_seats(uow, schedule_id, now)
     return expired
 
 

@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta
 
+from reservation_core._use_cases._offers import offer_seats
 from reservation_core._use_cases._plan import MAX_HOLD, Cases, Plan, Step
 from reservation_core._use_cases._rules import (
     drift,
@@ -172,13 +173,18 @@ class OrderCases(Cases):
             # Every counter first, in the order of their ids; then each line's seats and
             # status, the compare-and-set alone deciding (as a single cancel).
             uow.schedules.lock([line.schedule_id for line in active])
+            waited_for: set[str] = set()
             for line in active:
-                released = uow.schedules.release_seats(line.schedule_id, line.quantity)
+                waiting = uow.schedules.release_seats(line.schedule_id, line.quantity)
                 if not uow.reservations.try_transition(line.id, line.status, cancelled, now):
                     uow.rollback()
                     raise TransientConflict("an order's line moved under its cancellation")
-                if not released:
+                if waiting is None:
                     raise drift(line.schedule_id)
+                if waiting:
+                    waited_for.add(line.schedule_id)
+            for schedule_id in sorted(waited_for):
+                offer_seats(uow, schedule_id, now)
             uow.commit()
             return moved(lines, {line.id for line in active}, cancelled, now)
 

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 
+from reservation_core._use_cases._offers import offer_seats, settle_offer
 from reservation_core._use_cases._plan import MAX_HOLD, Cases, Plan, Step
 from reservation_core._use_cases._rules import (
     confirmable,
@@ -20,6 +21,7 @@ from reservation_core._use_cases._rules import (
     refusal,
     replay_or_store,
     require,
+    short,
     take_lines,
 )
 from reservation_core._use_cases.paging import MAX_PAGE_SIZE, decode_cursor, encode_cursor
@@ -30,7 +32,7 @@ from reservation_core.domain import (
     ReservationStatus,
     transition_target,
 )
-from reservation_core.domain._booking import lapsed
+from reservation_core.domain._booking import counters_of, fits, lapsed
 from reservation_core.domain._validation import (
     check_count,
     check_duration,
@@ -40,6 +42,8 @@ from reservation_core.domain._validation import (
     check_status,
     invalid,
 )
+from reservation_core.domain._waitlist import is_offer
+from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.ports import (
     AbstractUnitOfWork,
     DuplicateReservationError,
@@ -86,7 +90,12 @@ class ReservationCases(Cases):
             if current.status is ReservationStatus.CONFIRMED:
                 return current
             now = self._now()
+            offer = is_offer(rid)
+            if offer:  # its entry's count is on the schedule's row: that lock first
+                uow.schedules.lock([current.schedule_id])
             if uow.reservations.confirm_hold(rid, now):
+                if offer:
+                    settle_offer(uow, rid, now)
                 uow.commit()
                 return dataclasses.replace(
                     current, status=ReservationStatus.CONFIRMED, updated_at=now
@@ -114,13 +123,15 @@ class ReservationCases(Cases):
             now = self._now()
             # Schedule row first (lock order), then the compare-and-set on the reservation,
             # which alone decides: a release that a concurrent winner made moot rolls back.
-            released = uow.schedules.release_seats(current.schedule_id, current.quantity)
+            waiting = uow.schedules.release_seats(current.schedule_id, current.quantity)
             if not uow.reservations.try_transition(rid, current.status, target, now):
                 uow.rollback()
                 transition_target(action, owned_reservation(uow, rid, None).status)
                 raise TransientConflict("status changed under a held schedule lock")
-            if not released:
+            if waiting is None:
                 raise drift(current.schedule_id)
+            if waiting:  # the seats go to the waiting list (and an offer cancelled: LEFT)
+                offer_seats(uow, current.schedule_id, now)
             uow.commit()
             return dataclasses.replace(current, status=target, updated_at=now)
 
@@ -278,3 +289,55 @@ class ReservationCases(Cases):
             return [r if ok else None for r, ok in zip(group, booked, strict=True)]
 
         return use_case
+
+    def change_quantity(
+        self, reservation_id: object, quantity: object, user_id: object
+    ) -> Plan[Reservation]:
+        """More seats taken from the schedule and its pools, or fewer returned, atomically."""
+        rid = check_id("reservation_id", reservation_id)
+        seats = check_count("quantity", quantity, minimum=1)
+        owner = check_optional_id("user_id", user_id)
+
+        def use_case(uow: AbstractUnitOfWork) -> Reservation:
+            current = owned_reservation(uow, rid, owner)
+            now = self._now()
+            if lapsed(current, now):  # it expires, its seats return (committed), then refused
+                expire_holds(uow, current.schedule_id, now)
+                uow.commit()
+                confirmable(owned_reservation(uow, rid, None))  # raises HOLD_EXPIRED
+                raise TransientConflict("a lapsed hold was confirmed meanwhile")
+            if not current.status.holds_seats:
+                raise BusinessException(
+                    ErrorCode.INVALID_STATE_TRANSITION,
+                    "Only a HELD or CONFIRMED reservation can change its quantity.",
+                    details={
+                        "reservation_id": rid,
+                        "status": str(current.status),
+                        "action": "change_quantity",
+                    },
+                )
+            change = seats - current.quantity
+            if change == 0:
+                return current
+            # The schedule and its pools first (in id order), then the reservation's row.
+            counters = uow.schedules.lock([current.schedule_id])
+            counted = counters_of(counters[current.schedule_id])
+            if change > 0:
+                for counter in counted:
+                    if not fits(change, counters[counter].remaining):
+                        pooled = bool(counters[current.schedule_id].pools)
+                        remaining = counters[counter].remaining
+                        raise short(change, remaining, counter if pooled else None)
+            elif any(counters[counter].reserved < -change for counter in counted):
+                raise drift(current.schedule_id)
+            uow.schedules.move_seats(dict.fromkeys(counted, change))
+            if not uow.reservations.set_quantity(rid, current.status, current.quantity, seats, now):
+                uow.rollback()
+                raise TransientConflict("a reservation moved under its quantity change")
+            if change < 0 and counters[current.schedule_id].waitlisted:
+                offer_seats(uow, current.schedule_id, now)  # fewer seats: the list first
+            uow.commit()
+            return dataclasses.replace(current, quantity=seats, updated_at=now)
+
+        result: Reservation = yield Step(use_case)
+        return result

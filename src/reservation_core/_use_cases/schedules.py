@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reservation_core._use_cases._offers import offer_seats
 from reservation_core._use_cases._plan import Cases, Plan, Step
 from reservation_core._use_cases._rules import existing_schedule
 from reservation_core.domain import Schedule
@@ -55,6 +56,9 @@ class ScheduleCases(Cases):
         seats = check_count("capacity", capacity, minimum=0)
 
         def use_case(uow: AbstractUnitOfWork) -> Schedule:
+            # The schedule and its pools locked first (in id order): more seats go to the
+            # waiting list in this transaction, which takes seats on the pools too.
+            before = uow.schedules.lock([sid]).get(sid)
             changed = uow.schedules.set_capacity(sid, seats)
             schedule = existing_schedule(uow, sid)
             if not changed:
@@ -62,6 +66,9 @@ class ScheduleCases(Cases):
                     ErrorCode.CAPACITY_BELOW_RESERVED,
                     details={"capacity": seats, "reserved": schedule.reserved},
                 )
+            if before is not None and seats > before.capacity and schedule.waitlisted:
+                offer_seats(uow, sid, self._now())
+                schedule = existing_schedule(uow, sid)
             uow.commit()
             return schedule
 

@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 import threading
 from collections.abc import Callable, MutableMapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Self, TypeVar
 
 from reservation_core.domain import (
@@ -21,7 +21,8 @@ from reservation_core.domain import (
     Schedule,
 )
 from reservation_core.domain._booking import counters_of, fits
-from reservation_core.domain._events import event_of
+from reservation_core.domain._events import QUANTITY_CHANGED, entry_event_of, event_of
+from reservation_core.domain._waitlist import WaitlistEntry, WaitlistStatus
 from reservation_core.ports import (
     AbstractAsyncUnitOfWork,
     AbstractUnitOfWork,
@@ -55,6 +56,9 @@ class InMemoryStore:
         self.events: dict[int, ReservationEvent] = {}
         self.deliveries: dict[tuple[str, int], tuple[datetime, datetime | None]] = {}
         self.event_ids = itertools.count(1)
+        #: Waiting-list entries by id (in join order) and each one's ``offer_for``.
+        self.entries: dict[str, WaitlistEntry] = {}
+        self.offer_for: dict[str, timedelta] = {}
 
 
 class _Journal:
@@ -110,14 +114,17 @@ class _Schedules:
         self._put(dataclasses.replace(schedule, capacity=capacity))
         return True
 
-    def release_seats(self, schedule_id: str, quantity: int) -> bool:
-        counters = [
-            self._store.schedules[c] for c in counters_of(self._store.schedules[schedule_id])
-        ]
+    def release_seats(self, schedule_id: str, quantity: int) -> int | None:
+        schedule = self._store.schedules[schedule_id]
+        counters = [self._store.schedules[c] for c in counters_of(schedule)]
         if any(counter.reserved < quantity for counter in counters):
-            return False
+            return None
         self.move_seats({counter.id: -quantity for counter in counters})
-        return True
+        return schedule.waitlisted
+
+    def move_waitlist(self, schedule_id: str, change: int) -> None:
+        schedule = self._store.schedules[schedule_id]
+        self._put(dataclasses.replace(schedule, waitlisted=schedule.waitlisted + change))
 
     def lock(self, schedule_ids: Sequence[str]) -> dict[str, Schedule]:
         found = [self._store.schedules[i] for i in schedule_ids if i in self._store.schedules]
@@ -161,6 +168,24 @@ class _Reservations:
             self._journal.put(self._store.reservations, reservation.id, reservation)
             self._append_event(reservation)
 
+    def set_quantity(
+        self,
+        reservation_id: str,
+        status: ReservationStatus,
+        from_quantity: int,
+        to_quantity: int,
+        at: datetime,
+    ) -> bool:
+        current = self._store.reservations.get(reservation_id)
+        if current is None or (current.status, current.quantity) != (status, from_quantity):
+            return False
+        changed = dataclasses.replace(current, quantity=to_quantity, updated_at=at)
+        self._journal.put(self._store.reservations, reservation_id, changed)
+        event_id = next(self._store.event_ids)
+        event = dataclasses.replace(event_of(changed, event_id), type=QUANTITY_CHANGED)
+        self._journal.put(self._store.events, event_id, event)
+        return True
+
     def active_users(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         return {pair for pair in pairs if pair in self._store.active}
 
@@ -196,7 +221,7 @@ class _Reservations:
         ]
         if not lapsed:
             return 0
-        if not self._schedules.release_seats(schedule_id, sum(r.quantity for r in lapsed)):
+        if self._schedules.release_seats(schedule_id, sum(r.quantity for r in lapsed)) is None:
             return None
         for r in lapsed:
             self.try_transition(r.id, ReservationStatus.HELD, ReservationStatus.EXPIRED, at)
@@ -260,6 +285,91 @@ def _unexpired_hold(reservation: Reservation, at: datetime) -> bool:
     return (
         reservation.status is ReservationStatus.HELD and expires_at is not None and expires_at > at
     )
+
+
+class _Waitlist:
+    def __init__(self, store: InMemoryStore, journal: _Journal) -> None:
+        self._store, self._journal = store, journal
+
+    def add(self, entry: WaitlistEntry, offer_for: timedelta) -> None:
+        if self.find_active(entry.schedule_id, entry.user_id) is not None:
+            raise DuplicateReservationError((entry.schedule_id, entry.user_id))
+        self._journal.put(self._store.entries, entry.id, entry)
+        self._journal.put(self._store.offer_for, entry.id, offer_for)
+        self._append_event(entry)
+
+    def _append_event(self, entry: WaitlistEntry) -> None:
+        event_id = next(self._store.event_ids)
+        self._journal.put(self._store.events, event_id, entry_event_of(entry, event_id))
+
+    def _placed(self, entry: WaitlistEntry) -> WaitlistEntry:
+        if entry.status is not WaitlistStatus.WAITING:
+            return entry
+        ahead = 0
+        for other in self._store.entries.values():
+            if other.schedule_id == entry.schedule_id and other.status is WaitlistStatus.WAITING:
+                ahead += 1
+                if other.id == entry.id:
+                    break
+        return dataclasses.replace(entry, position=ahead)
+
+    def get(self, entry_id: str) -> WaitlistEntry | None:
+        entry = self._store.entries.get(entry_id)
+        return None if entry is None else self._placed(entry)
+
+    def find_active(self, schedule_id: str, user_id: str) -> WaitlistEntry | None:
+        for entry in self._store.entries.values():
+            if (entry.schedule_id, entry.user_id) == (schedule_id, user_id) and (
+                entry.status.on_the_list
+            ):
+                return self._placed(entry)
+        return None
+
+    def by_reservation(self, reservation_id: str) -> WaitlistEntry | None:
+        for entry in self._store.entries.values():
+            if entry.reservation_id == reservation_id:
+                return self._placed(entry)
+        return None
+
+    def waiting(self, schedule_id: str) -> list[tuple[WaitlistEntry, timedelta]]:
+        found = [
+            e
+            for e in self._store.entries.values()
+            if e.schedule_id == schedule_id and e.status is WaitlistStatus.WAITING
+        ]
+        return [
+            (dataclasses.replace(e, position=n), self._store.offer_for[e.id])
+            for n, e in enumerate(found, 1)
+        ]
+
+    def offered(self, schedule_id: str) -> list[WaitlistEntry]:
+        return [
+            e
+            for e in self._store.entries.values()
+            if e.schedule_id == schedule_id and e.status is WaitlistStatus.OFFERED
+        ]
+
+    def move(
+        self,
+        entry_id: str,
+        from_status: WaitlistStatus,
+        to_status: WaitlistStatus,
+        at: datetime,
+        reservation_id: str | None = None,
+    ) -> bool:
+        current = self._store.entries.get(entry_id)
+        if current is None or current.status is not from_status:
+            return False
+        moved = dataclasses.replace(
+            current,
+            status=to_status,
+            updated_at=at,
+            position=None,
+            reservation_id=reservation_id or current.reservation_id,
+        )
+        self._journal.put(self._store.entries, entry_id, moved)
+        self._append_event(moved)
+        return True
 
 
 class _IdempotencyKeys:
@@ -354,6 +464,7 @@ class InMemoryUnitOfWork(AbstractUnitOfWork):
         self.reservations = _Reservations(store, self._journal, schedules)
         self.idempotency_keys = _IdempotencyKeys(store, self._journal)
         self.events = _Events(store, self._journal)
+        self.waitlist = _Waitlist(store, self._journal)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -8,6 +8,7 @@ one home of what it holds:
 * ``_state_machine`` — :class:`Action`, :data:`TRANSITIONS`, :func:`transition_target`;
 * ``_events`` — :class:`ReservationEvent` and the event's shape (``EVENT_FIELDS``);
 * ``_booking`` — whether a booking, or a group of them, fits;
+* ``_waitlist`` — :class:`WaitlistEntry`, :class:`WaitlistStatus`, offers' ids;
 * ``_validation`` — the checks of every argument the service takes.
 """
 
@@ -22,6 +23,7 @@ from reservation_core.domain._values import (
     ReservationStatus,
     Schedule,
 )
+from reservation_core.domain._waitlist import WaitlistEntry, WaitlistStatus
 
 __all__ = [
     "TRANSITIONS",
@@ -32,6 +34,8 @@ __all__ = [
     "ReservationPage",
     "ReservationStatus",
     "Schedule",
+    "WaitlistEntry",
+    "WaitlistStatus",
     "event_type",
     "transition_target",
 ]

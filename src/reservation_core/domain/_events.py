@@ -12,15 +12,20 @@ from datetime import datetime
 from typing import Any
 
 from reservation_core.domain._values import Reservation, ReservationStatus
+from reservation_core.domain._waitlist import WaitlistEntry, WaitlistStatus, waitlist_event_type
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ReservationEvent:
-    """A reservation's state change, appended in the transaction that made it.
+    """A reservation's (or a waiting-list entry's) change, appended in the transaction that made it.
 
     Every change a reservation goes through (made ``CONFIRMED``, ``CANCELLED``,
     ``REFUNDED``, ...) has exactly one event, committed or rolled back with the change:
-    no event without its change, no change without its event.
+    no event without its change, no change without its event. So has every change of a
+    waiting-list entry: ``waitlist.joined``, ``waitlist.offered``, ``waitlist.accepted``,
+    ``waitlist.expired``, ``waitlist.left``; for those, ``reservation_id`` holds the
+    entry's id (its offer's reservation is the entry's ``reservation_id``, see
+    ``get_waitlist_entry``) and ``status`` the entry's new :class:`WaitlistStatus`.
 
     Attributes:
         id: increasing with the order the events were written (not always the order
@@ -38,8 +43,12 @@ class ReservationEvent:
     schedule_id: str
     user_id: str
     quantity: int
-    status: ReservationStatus
+    status: ReservationStatus | WaitlistStatus
     occurred_at: datetime
+
+
+#: The event type of a change of a reservation's quantity (``change_quantity``).
+QUANTITY_CHANGED = "reservation.quantity_changed"
 
 
 def event_type(status: ReservationStatus) -> str:
@@ -70,8 +79,35 @@ def event_fields(reservation: Reservation) -> dict[str, Any]:
     }
 
 
+def entry_event_fields(entry: WaitlistEntry) -> dict[str, Any]:
+    """The event of a waiting-list entry as it now is: :data:`EVENT_FIELDS` and their values."""
+    return {
+        "type": waitlist_event_type(entry.status),
+        "reservation_id": entry.id,
+        "schedule_id": entry.schedule_id,
+        "user_id": entry.user_id,
+        "quantity": entry.quantity,
+        "status": str(entry.status),
+        "occurred_at": entry.updated_at,
+    }
+
+
+def event_status(event_type: str, status: str) -> ReservationStatus | WaitlistStatus:
+    """The status an event of ``event_type`` names, as the enum it belongs to."""
+    if event_type.startswith("waitlist."):
+        return WaitlistStatus(status)
+    return ReservationStatus(status)
+
+
 def event_of(reservation: Reservation, event_id: int) -> ReservationEvent:
     """The event of ``reservation`` as it now is, numbered ``event_id`` (for stores in Python)."""
     fields = event_fields(reservation)
     fields["status"] = reservation.status
+    return ReservationEvent(id=event_id, **fields)
+
+
+def entry_event_of(entry: WaitlistEntry, event_id: int) -> ReservationEvent:
+    """The event of ``entry`` as it now is, numbered ``event_id`` (for stores in Python)."""
+    fields = entry_event_fields(entry)
+    fields["status"] = entry.status
     return ReservationEvent(id=event_id, **fields)

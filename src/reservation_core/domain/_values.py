@@ -37,12 +37,15 @@ class Schedule:
             also those of every schedule that lists it).
         pools: the ids of the schedules whose seats this one's bookings also take
             (shared capacity), sorted; fixed when the schedule is created.
+        waitlisted: the entries on its waiting list (``WAITING`` or ``OFFERED``); not
+            compared.
     """
 
     id: str
     capacity: int
     reserved: int
     pools: tuple[str, ...] = ()
+    waitlisted: int = dataclasses.field(default=0, compare=False)
 
     @property
     def remaining(self) -> int:

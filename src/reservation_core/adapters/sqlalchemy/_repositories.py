@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row
@@ -16,6 +16,8 @@ from reservation_core.domain import (
     event_type,
 )
 from reservation_core.domain._booking import counters_of, decide_group
+from reservation_core.domain._events import QUANTITY_CHANGED, event_status
+from reservation_core.domain._waitlist import WaitlistEntry, WaitlistStatus, waitlist_event_type
 from reservation_core.ports import (
     DuplicateReservationError,
     IdempotencyKeyTaken,
@@ -69,7 +71,7 @@ class SqlSchedules(_Repository):
         if row is None:
             return None
         pools = self._pools_of([schedule_id]).get(schedule_id, ()) if row.pool_count else ()
-        return Schedule(row.id, row.capacity, row.reserved, pools)
+        return Schedule(row.id, row.capacity, row.reserved, pools, row.waitlisted)
 
     def _pools_of(self, schedule_ids: list[str]) -> dict[str, tuple[str, ...]]:
         pools: dict[str, tuple[str, ...]] = {}
@@ -83,7 +85,9 @@ class SqlSchedules(_Repository):
         wanted = sorted({*ids, *(pool for found in pools.values() for pool in found)})
         rows = self._runner.execute(sql.COUNTERS_FOR_UPDATE, {"schedule_ids": wanted})
         return {
-            row.id: Schedule(row.id, row.capacity, row.reserved, pools.get(row.id, ()))
+            row.id: Schedule(
+                row.id, row.capacity, row.reserved, pools.get(row.id, ()), row.waitlisted
+            )
             for row in rows
         }
 
@@ -110,12 +114,18 @@ class SqlSchedules(_Repository):
         params = {"schedule_id": schedule_id, "capacity": capacity}
         return self._runner.execute(sql.SET_CAPACITY, params).rowcount == 1
 
-    def release_seats(self, schedule_id: str, quantity: int) -> bool:
+    def release_seats(self, schedule_id: str, quantity: int) -> int | None:
         params = {"schedule_id": schedule_id, "quantity": quantity}
         if self._runner.execute(sql.RELEASE_SEATS, params).rowcount == 1:
-            return True
-        # Not a schedule without pools that has the seats: a schedule with pools (or drift).
-        return self.release_from_counters(self.lock([schedule_id]), schedule_id, quantity)
+            return 0  # the statement matches only a schedule whose waiting list is empty
+        # A schedule with pools or a waiting list (or drift): locked with its pools.
+        counters = self.lock([schedule_id])
+        if not self.release_from_counters(counters, schedule_id, quantity):
+            return None
+        return counters[schedule_id].waitlisted
+
+    def move_waitlist(self, schedule_id: str, change: int) -> None:
+        self._runner.execute(sql.MOVE_WAITLIST, {"schedule_id": schedule_id, "change": change})
 
 
 class SqlReservations(_Repository):
@@ -156,6 +166,27 @@ class SqlReservations(_Repository):
         if not self._runner.unless_taken(lambda: run(sql.INSERT_RESERVATION, rows)):  # type: ignore[arg-type]
             raise DuplicateReservationError([(r.schedule_id, r.user_id) for r in reservations])
         run(sql.APPEND_EVENT, events)  # type: ignore[arg-type]
+
+    def set_quantity(
+        self,
+        reservation_id: str,
+        status: ReservationStatus,
+        from_quantity: int,
+        to_quantity: int,
+        at: datetime,
+    ) -> bool:
+        params = {
+            "reservation_id": reservation_id,
+            "p_status": str(status),
+            "from_quantity": from_quantity,
+            "to_quantity": to_quantity,
+            "at": at,
+        }
+        if self._runner.execute(sql.SET_QUANTITY, params).rowcount != 1:
+            return False
+        params = {"reservation_id": reservation_id, "p_type": QUANTITY_CHANGED}
+        self._runner.execute(sql.APPEND_TRANSITION_EVENT, params)
+        return True
 
     def active_users(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         if not pairs:
@@ -334,6 +365,90 @@ def _event(row: Row[Any]) -> ReservationEvent:
         schedule_id=row.schedule_id,
         user_id=row.user_id,
         quantity=row.quantity,
-        status=ReservationStatus(row.status),
+        status=event_status(row.type, row.status),
         occurred_at=row.occurred_at,
     )
+
+
+class SqlWaitlist(_Repository):
+    def add(self, entry: WaitlistEntry, offer_for: timedelta) -> None:
+        row = {
+            "id": entry.id,
+            "schedule_id": entry.schedule_id,
+            "user_id": entry.user_id,
+            "quantity": entry.quantity,
+            "status": str(entry.status),
+            "offer_for_us": offer_for // timedelta(microseconds=1),
+            "reservation_id": entry.reservation_id,
+            "created_at": entry.created_at,
+            "updated_at": entry.updated_at,
+        }
+        if not self._runner.unless_taken(lambda: self._runner.execute(sql.ADD_ENTRY, row)):
+            raise DuplicateReservationError((entry.schedule_id, entry.user_id))
+        self._event_of(entry.id, entry.status)
+
+    def _event_of(self, entry_id: str, status: WaitlistStatus) -> None:
+        params = {"entry_id": entry_id, "p_type": waitlist_event_type(status)}
+        self._runner.execute(sql.APPEND_ENTRY_EVENT, params)
+
+    def _entry(self, row: Row[Any], position: int | None = None) -> WaitlistEntry:
+        status = WaitlistStatus(row.status)
+        if status is WaitlistStatus.WAITING and position is None:
+            params = {"schedule_id": row.schedule_id, "seq": row.seq}
+            position = int(self._runner.execute(sql.POSITION, params).scalar_one())
+        return WaitlistEntry(
+            id=row.id,
+            schedule_id=row.schedule_id,
+            user_id=row.user_id,
+            quantity=row.quantity,
+            status=status,
+            position=position if status is WaitlistStatus.WAITING else None,
+            reservation_id=row.reservation_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def _one(self, statement: Any, params: dict[str, Any]) -> WaitlistEntry | None:
+        row = self._runner.execute(statement, params).first()
+        return None if row is None else self._entry(row)
+
+    def get(self, entry_id: str) -> WaitlistEntry | None:
+        return self._one(sql.ENTRY, {"entry_id": entry_id})
+
+    def find_active(self, schedule_id: str, user_id: str) -> WaitlistEntry | None:
+        return self._one(sql.ACTIVE_ENTRY, {"schedule_id": schedule_id, "user_id": user_id})
+
+    def by_reservation(self, reservation_id: str) -> WaitlistEntry | None:
+        return self._one(sql.ENTRY_OF_RESERVATION, {"reservation_id": reservation_id})
+
+    def waiting(self, schedule_id: str) -> list[tuple[WaitlistEntry, timedelta]]:
+        params = {"schedule_id": schedule_id, "status": str(WaitlistStatus.WAITING)}
+        rows = self._runner.execute(sql.ENTRIES, params).all()
+        return [
+            (self._entry(row, n), timedelta(microseconds=row.offer_for_us))
+            for n, row in enumerate(rows, 1)
+        ]
+
+    def offered(self, schedule_id: str) -> list[WaitlistEntry]:
+        params = {"schedule_id": schedule_id, "status": str(WaitlistStatus.OFFERED)}
+        return [self._entry(row) for row in self._runner.execute(sql.ENTRIES, params)]
+
+    def move(
+        self,
+        entry_id: str,
+        from_status: WaitlistStatus,
+        to_status: WaitlistStatus,
+        at: datetime,
+        reservation_id: str | None = None,
+    ) -> bool:
+        params = {
+            "entry_id": entry_id,
+            "from_status": str(from_status),
+            "to_status": str(to_status),
+            "at": at,
+            "offer_id": reservation_id,
+        }
+        if self._runner.execute(sql.MOVE_ENTRY, params).rowcount != 1:
+            return False
+        self._event_of(entry_id, to_status)
+        return True

@@ -21,7 +21,13 @@ from reservation_core.ports import AbstractUnitOfWork
 
 from ._dialects._base import DialectRules
 from ._errors import Classifier, UniqueViolation, translated
-from ._repositories import SqlEvents, SqlIdempotencyKeys, SqlReservations, SqlSchedules
+from ._repositories import (
+    SqlEvents,
+    SqlIdempotencyKeys,
+    SqlReservations,
+    SqlSchedules,
+    SqlWaitlist,
+)
 
 
 class Runner:
@@ -83,6 +89,7 @@ class RunnerUnitOfWork(AbstractUnitOfWork):
     reservations: SqlReservations
     idempotency_keys: SqlIdempotencyKeys
     events: SqlEvents
+    waitlist: SqlWaitlist
 
     def add_group_and_commit(self, reservations: Sequence[Reservation]) -> list[bool]:
         """The group under one lock of the schedule's row, inserted together; then commit."""
@@ -103,3 +110,4 @@ class RunnerUnitOfWork(AbstractUnitOfWork):
         self.reservations = SqlReservations(runner)
         self.idempotency_keys = SqlIdempotencyKeys(runner)
         self.events = SqlEvents(runner)
+        self.waitlist = SqlWaitlist(runner)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    func,
     insert,
     literal_column,
     or_,
@@ -43,14 +44,16 @@ from .tables import (
     reservations,
     schedule_pools,
     schedules,
+    waitlist_entries,
 )
 
 _S, _R, _K, _P = schedules.c, reservations.c, idempotency_keys.c, schedule_pools.c
+_W = waitlist_entries.c
 _E, _C, _D = events.c, event_consumers.c, event_deliveries.c
 
 # -- schedules --------------------------------------------------------------------------------
 
-SCHEDULE = select(_S.id, _S.capacity, _S.reserved, _S.pool_count).where(
+SCHEDULE = select(_S.id, _S.capacity, _S.reserved, _S.pool_count, _S.waitlisted).where(
     _S.id == bindparam("schedule_id")
 )
 ADD_SCHEDULE = insert(schedules)
@@ -66,7 +69,7 @@ POOLS_OF = (
 #: on PostgreSQL and MariaDB; SQLite's unit of work already holds the database's write
 #: lock (BEGIN IMMEDIATE), and SQLAlchemy omits the clause there.
 COUNTERS_FOR_UPDATE = (
-    select(_S.id, _S.capacity, _S.reserved, _S.pool_count)
+    select(_S.id, _S.capacity, _S.reserved, _S.pool_count, _S.waitlisted)
     .where(_S.id.in_(bindparam("schedule_ids", expanding=True)))
     .order_by(_S.id)
     .with_for_update()
@@ -80,9 +83,16 @@ SET_CAPACITY = (
     .where(_S.id == bindparam("schedule_id"), _S.reserved <= bindparam("capacity"))
     .values(capacity=bindparam("capacity"))
 )
+#: Seats returned where no pool and no waiting list is involved; elsewhere the schedule and
+#: its pools are locked in id order and the seats offered to the waiting list.
 RELEASE_SEATS = (
     update(schedules)
-    .where(_S.id == bindparam("schedule_id"), _S.reserved >= bindparam("quantity"), _NO_POOLS)
+    .where(
+        _S.id == bindparam("schedule_id"),
+        _S.reserved >= bindparam("quantity"),
+        _NO_POOLS,
+        _S.waitlisted == literal_column("0"),
+    )
     .values(reserved=_S.reserved - bindparam("quantity"))
 )
 TAKE_SEATS = (
@@ -115,6 +125,15 @@ ACTIVE = select(*RESERVATION_COLUMNS).where(
     _R.active_user_id == bindparam("user_id"),
 )
 INSERT_RESERVATION = insert(reservations)
+SET_QUANTITY = (
+    update(reservations)
+    .where(
+        _R.id == bindparam("reservation_id"),
+        _R.status == bindparam("p_status"),
+        _R.quantity == bindparam("from_quantity"),
+    )
+    .values(quantity=bindparam("to_quantity"), updated_at=bindparam("at"))
+)
 ORDER_LINES = (
     select(*RESERVATION_COLUMNS).where(_R.order_id == bindparam("order_id")).order_by(_R.order_line)
 )
@@ -399,3 +418,68 @@ def group_seats(group: Sequence[Reservation]) -> tuple[Update, dict[str, Any]]:
     """The statement adding a decided group's seats, and its parameters."""
     params = seat_params(group)
     return add_group_seats(len(params) // 2), params
+
+
+# -- waiting lists ----------------------------------------------------------------------------
+
+_ENTRY_COLUMNS = (
+    _W.seq,
+    _W.id,
+    _W.schedule_id,
+    _W.user_id,
+    _W.quantity,
+    _W.status,
+    _W.offer_for_us,
+    _W.reservation_id,
+    _W.created_at,
+    _W.updated_at,
+)
+ADD_ENTRY = insert(waitlist_entries)
+ENTRY = select(*_ENTRY_COLUMNS).where(_W.id == bindparam("entry_id"))
+ACTIVE_ENTRY = select(*_ENTRY_COLUMNS).where(
+    _W.schedule_id == bindparam("schedule_id"), _W.active_user_id == bindparam("user_id")
+)
+ENTRY_OF_RESERVATION = select(*_ENTRY_COLUMNS).where(
+    _W.reservation_id == bindparam("reservation_id")
+)
+ENTRIES = (
+    select(*_ENTRY_COLUMNS)
+    .where(_W.schedule_id == bindparam("schedule_id"), _W.status == bindparam("status"))
+    .order_by(_W.seq)
+)
+#: A WAITING entry's place: the WAITING entries of its schedule up to it (an index range).
+POSITION = select(func.count()).where(
+    _W.schedule_id == bindparam("schedule_id"),
+    _W.status == literal_column("'WAITING'"),
+    _W.seq <= bindparam("seq"),
+)
+MOVE_ENTRY = (
+    update(waitlist_entries)
+    .where(_W.id == bindparam("entry_id"), _W.status == bindparam("from_status"))
+    .values(
+        status=bindparam("to_status"),
+        updated_at=bindparam("at"),
+        reservation_id=func.coalesce(
+            bindparam("offer_id", type_=_W.reservation_id.type), _W.reservation_id
+        ),
+    )
+)
+MOVE_WAITLIST = (
+    update(schedules)
+    .where(_S.id == bindparam("schedule_id"))
+    .values(waitlisted=_S.waitlisted + bindparam("change"))
+)
+#: After an entry's change: its event, from the row as it now is (``reservation_id``
+#: holds the entry's id).
+APPEND_ENTRY_EVENT = insert(events).from_select(
+    EVENT_KEYS,
+    select(
+        bindparam("p_type", type_=_E.type.type),
+        _W.id,
+        _W.schedule_id,
+        _W.user_id,
+        _W.quantity,
+        _W.status,
+        _W.updated_at,
+    ).where(_W.id == bindparam("entry_id")),
+)

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from reservation_core.domain import ReservationStatus
+from reservation_core.domain._waitlist import WaitlistStatus
 
 if TYPE_CHECKING:
     from ._dialects._base import DialectRules
@@ -43,6 +44,7 @@ __all__ = [
     "reservations",
     "schedule_pools",
     "schedules",
+    "waitlist_entries",
 ]
 
 _NAMING = {
@@ -114,7 +116,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def _quoted(statuses: Iterable[ReservationStatus]) -> str:
+def _quoted(statuses: Iterable[ReservationStatus | WaitlistStatus]) -> str:
     return ", ".join(f"'{status}'" for status in statuses)
 
 
@@ -134,6 +136,9 @@ schedules = Table(
     # paths take seats only where it is 0, and leave the others to the path that locks
     # the schedule and its pools together.
     Column("pool_count", SmallInteger, nullable=False, server_default="0"),
+    # The entries on its waiting list (WAITING or OFFERED): a release of seats where it is
+    # 0 (nearly always) is one statement; elsewhere the seats are offered to the list.
+    Column("waitlisted", Integer, nullable=False, server_default="0"),
     CheckConstraint("capacity >= 0", name="capacity"),
     CheckConstraint("reserved >= 0 AND reserved <= capacity", name="reserved"),
     **_MYSQL_TABLE,
@@ -258,3 +263,36 @@ event_deliveries = Table(
     **_MYSQL_TABLE,
 )
 """``rc_event_deliveries``: which consumer claimed, and acknowledged, which event."""
+
+#: The generated ``active_user_id`` of an entry: the user id while it is on the list.
+_ON_THE_LIST = ", ".join(f"'{status}'" for status in WaitlistStatus if status.on_the_list)
+ENTRY_ACTIVE_USER_ID = f"CASE WHEN status IN ({_ON_THE_LIST}) THEN user_id END"
+
+waitlist_entries = Table(
+    "rc_waitlist_entries",
+    metadata,
+    # Join order: an increasing number (a sequence, AUTO_INCREMENT, SQLite's rowid).
+    Column("seq", _EVENT_ID, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False),
+    Column("schedule_id", IdString(), ForeignKey(schedules.c.id), nullable=False),
+    Column("user_id", IdString(), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    # How long an offer to this entry stays open, in microseconds.
+    Column("offer_for_us", BigInteger, nullable=False),
+    # The HELD reservation of the entry's offer, once made.
+    Column("reservation_id", String(36), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("active_user_id", IdString(), Computed(ENTRY_ACTIVE_USER_ID, persisted=True)),
+    CheckConstraint("quantity >= 1", name="quantity"),
+    CheckConstraint(f"status IN ({_quoted(WaitlistStatus)})", name="status"),
+    Index("uq_rc_waitlist_entries_id", "id", unique=True),
+    # One entry on the list per user and schedule.
+    Index("uq_rc_waitlist_entries_active_user", "schedule_id", "active_user_id", unique=True),
+    # The offers' walk through a schedule's WAITING entries in join order, and positions.
+    Index(None, "schedule_id", "status", "seq"),
+    Index(None, "reservation_id"),
+    **_MYSQL_TABLE,
+)
+"""``rc_waitlist_entries``: each schedule's waiting list, in join order."""
