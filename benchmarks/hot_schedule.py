@@ -31,6 +31,9 @@ Contenders:
   concurrency; ``pgbench@best`` at the best of ``--pgbench-sweep`` client counts. pgbench
   is its own process: ``cpu_us`` is its CPU (children's rusage). See ``_pgbench.py``.
 
+``--workload order`` books orders (``create_order`` against the same order by hand) and
+the contender ``pooled`` books schedules that count against a pool: see _orders.py.
+
 ``--baseline DIR`` adds the contender ``baseline``: the library of another checkout
 (say ``git worktree add /tmp/base HEAD~1``), imported from ``DIR/src`` in a process of
 its own, interleaved with the others; ``library`` then runs in a process of its own too,
