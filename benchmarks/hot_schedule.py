@@ -31,6 +31,9 @@ Contenders:
   concurrency; ``pgbench@best`` at the best of ``--pgbench-sweep`` client counts. pgbench
   is its own process: ``cpu_us`` is its CPU (children's rusage). See ``_pgbench.py``.
 
+``--workload order`` books orders (``create_order`` against the same order by hand) and
+the contender ``pooled`` books schedules that count against a pool: see _orders.py.
+
 ``--baseline DIR`` adds the contender ``baseline``: the library of another checkout
 (say ``git worktree add /tmp/base HEAD~1``), imported from ``DIR/src`` in a process of
 its own, interleaved with the others; ``library`` then runs in a process of its own too,
@@ -95,6 +98,14 @@ sys.path.insert(
 )
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _orders import (
+    check_orders,
+    check_pools,
+    library_order_contender,
+    order_picker,
+    pooled_schedules,
+    raw_order_book,
+)
 from _pgbench import run_pgbench
 from async_contender import drive_async  # after the path: it imports reservation_core
 
@@ -122,6 +133,7 @@ PAIRS = (
     ("raw", "pgbench"),
     ("library-async", "library"),
     ("library-async", "raw"),
+    ("pooled", "library"),
 )
 
 # -- the ORM peer's mapping --------------------------------------------------------------
@@ -148,7 +160,8 @@ _mapper_registry.map_imperatively(
 
 # -- one booking per contender ------------------------------------------------------------
 
-Book = Callable[[str, str], bool]
+#: Books what the picker picked (a schedule's id; an order: its schedules' ids) for a user.
+Book = Callable[[Any, str], bool]
 #: Makes client number ``i``'s booking function.
 MakeClient = Callable[[int], Book]
 
@@ -256,7 +269,9 @@ _RAW_INSERT = (
 )
 
 
-def raw_contender(urls: list[URL], pgbouncer: bool) -> tuple[MakeClient, Callable[[], None]]:
+def raw_contender(
+    urls: list[URL], pgbouncer: bool, workload: str = "hot"
+) -> tuple[MakeClient, Callable[[], None]]:
     """A per-client driver connection; returns (client factory, close all)."""
     opened: list[Any] = []
     lock = threading.Lock()
@@ -298,6 +313,8 @@ def raw_contender(urls: list[URL], pgbouncer: bool) -> tuple[MakeClient, Callabl
         connection = connect(urls[index % len(urls)])
         with lock:
             opened.append(connection)
+        if workload == "order":
+            return raw_order_book(connection, backend)
         cursor = connection.cursor()
 
         def book(schedule_id: str, user_id: str) -> bool:
@@ -372,7 +389,7 @@ def _client_threads(
     make_client: MakeClient,
     clients: int,
     first: int,
-    pick: Callable[[], str],
+    pick: Callable[[], Any],
     go: Callable[[], object],
     until: Callable[[], object],
 ) -> _Tally:
@@ -440,7 +457,7 @@ def drive(
     make_client: MakeClient,
     clients: int,
     seconds: float,
-    pick: Callable[[], str],
+    pick: Callable[[], Any],
 ) -> Run:
     """Run ``clients`` threads of this process booking for ``seconds``."""
     tally = _client_threads(
@@ -469,6 +486,8 @@ class _ProcessSpec:
     options: dict[str, Any]
     pgbouncer: bool
     src: str | None = None  # the library's source tree, if not this one's
+    workload: str = "hot"
+    order_lines: int = 3
 
 
 def _process_worker(spec: _ProcessSpec, go: Any, stop: Any, results: Any) -> None:
@@ -477,9 +496,12 @@ def _process_worker(spec: _ProcessSpec, go: Any, stop: Any, results: Any) -> Non
         if spec.src is not None and not reservation_core.__file__.startswith(spec.src):
             raise RuntimeError(f"the baseline was not imported from {spec.src}")
         urls = [make_url(url) for url in spec.urls]
-        with contender(spec.name, urls, spec.clients, spec.options, spec.pgbouncer) as client:
+        pick = picker(spec.ids, spec.workload, spec.order_lines)
+        with contender(
+            spec.name, urls, spec.clients, spec.options, spec.pgbouncer, spec.workload
+        ) as client:
             tally = _client_threads(
-                spec.name, client, spec.clients, spec.first, picker(spec.ids), go.wait, stop.wait
+                spec.name, client, spec.clients, spec.first, pick, go.wait, stop.wait
             )
         results.put(tally)
     except BaseException as exc:
@@ -498,6 +520,8 @@ def drive_processes(
     options: dict[str, Any],
     pgbouncer: bool,
     src: str | None = None,
+    workload: str = "hot",
+    order_lines: int = 3,
 ) -> Run:
     """``clients`` spread over ``processes`` processes of threads, started together.
 
@@ -511,7 +535,16 @@ def drive_processes(
     first = 0
     for share in shares:
         spec = _ProcessSpec(
-            "library" if src else name, texts, share, first, ids, options, pgbouncer, src
+            "library" if src else name,
+            texts,
+            share,
+            first,
+            ids,
+            options,
+            pgbouncer,
+            src,
+            workload,
+            order_lines,
         )
         first += share
         workers.append(context.Process(target=_process_worker, args=(spec, go, stop, results)))
@@ -601,8 +634,10 @@ def pgbench_contender(
     return best
 
 
-def picker(ids: list[str]) -> Callable[[], str]:
-    """One schedule every time (hot), or one of many at random (spread)."""
+def picker(ids: list[str], workload: str = "hot", order_lines: int = 3) -> Callable[[], Any]:
+    """One schedule every time (hot), or one of many at random (spread); an order's."""
+    if workload == "order":
+        return order_picker(ids, order_lines)
     if len(ids) == 1:
         only = ids[0]
         return lambda: only
@@ -625,8 +660,11 @@ def check_invariant(engine: Engine, schedule_ids: list[str]) -> None:
                 raise AssertionError(f"invariant broken on {schedule_id}: {reserved} != {total}")
 
 
-def fresh_schedules(engine: Engine, prefix: str, count: int) -> list[str]:
+def fresh_schedules(engine: Engine, prefix: str, count: int, pooled: bool = False) -> list[str]:
     ids = [f"{prefix}-{i}" for i in range(count)]
+    if pooled:
+        pooled_schedules(engine, ids, CAPACITY)
+        return ids
     with engine.begin() as connection:
         connection.execute(
             schedules.insert(), [{"id": i, "capacity": CAPACITY, "reserved": 0} for i in ids]
@@ -674,10 +712,15 @@ def _sqlite_begin_immediate(engine: Engine) -> None:
 
 @contextlib.contextmanager
 def contender(
-    name: str, urls: list[URL], clients: int, options: dict[str, Any], pgbouncer: bool
+    name: str,
+    urls: list[URL],
+    clients: int,
+    options: dict[str, Any],
+    pgbouncer: bool,
+    workload: str = "hot",
 ) -> Iterator[MakeClient]:
     if name == "raw":
-        client, close_all = raw_contender(urls, pgbouncer)
+        client, close_all = raw_contender(urls, pgbouncer, workload)
         try:
             yield client
         finally:
@@ -688,15 +731,31 @@ def contender(
     if admission:
         options = {**options, "max_concurrent_per_schedule": int(admission) or None}
     per_node = -(-clients // len(urls))
-    engines = [engine_for(url, per_node, kind == "library", pgbouncer) for url in urls]
+    lean = kind in ("library", "pooled")
+    engines = [engine_for(url, per_node, lean, pgbouncer) for url in urls]
     if kind == "orm" and urls[0].get_backend_name() == "sqlite":
         _sqlite_begin_immediate(engines[0])
-    makers = {"library": library_contender, "joined": joined_contender}
+    if workload == "order":
+        kind = "library-order"  # the order workload has two contenders: library and raw
+    makers = {
+        "library": library_contender,
+        "pooled": library_contender,  # the same bookings, on schedules with pools
+        "joined": joined_contender,
+        "library-order": _library_order,
+    }
     try:
         yield makers[kind](engines, options) if kind in makers else orm_contender(engines)
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def _library_order(engines: list[Engine], options: dict[str, Any]) -> MakeClient:
+    services = [
+        ReservationService(lambda engine=engine: SqlAlchemyUnitOfWork(engine), **options)
+        for engine in engines
+    ]
+    return library_order_contender(services)
 
 
 def summarize(workload: str, clients: int, runs: dict[str, list[Run]]) -> dict[str, Any]:
@@ -739,8 +798,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default="1,16,64")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workload", default="hot", help="hot, spread or hot,spread")
+    parser.add_argument(
+        "--workload", default="hot", help="hot, spread, order, or several: hot,spread,order"
+    )
     parser.add_argument("--schedules", type=int, default=1000, help="spread: how many")
+    parser.add_argument(
+        "--order-schedules", type=int, default=5, help="order: the hot schedules orders share"
+    )
+    parser.add_argument(
+        "--order-lines", type=int, default=3, help="order: lines per order (a seat each)"
+    )
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument(
         "--admission",
@@ -792,20 +859,28 @@ def main(argv: list[str] | None = None) -> int:
     serial = itertools.count()
     try:
         for workload in args.workload.split(","):
-            # pgbench books the one hot row: on the spread workload it has no counterpart.
-            active = [n for n in names if workload == "hot" or not n.startswith("pgbench")]
+            active = _active(names, workload)
             if active != names:
-                print(f"# {workload}: the pgbench contenders run on hot only", file=sys.stderr)
+                print(f"# {workload}: runs {','.join(active)} only", file=sys.stderr)
             for clients in client_counts:
                 runs: dict[str, list[Run]] = {name: [] for name in active}
                 for _round in range(args.rounds):
                     for name in active:
                         if not args.keep_tables:
                             empty_tables(checker)
-                        count = 1 if workload == "hot" else args.schedules
-                        ids = fresh_schedules(checker, f"{workload}{next(serial)}", count)
-                        run = run_contender(name, urls, clients, ids, options, args, checker)
+                        count = {"hot": 1, "order": args.order_schedules}.get(
+                            workload, args.schedules
+                        )
+                        prefix, pooled = f"{workload}{next(serial)}", name == "pooled"
+                        ids = fresh_schedules(checker, prefix, count, pooled)
+                        run = run_contender(
+                            name, urls, clients, ids, options, args, checker, workload
+                        )
                         check_invariant(checker, ids)
+                        if pooled:
+                            check_pools(checker, ids)
+                        if workload == "order":
+                            check_orders(checker, ids, args.order_lines)
                         runs[name].append(run)
                         if not args.json:
                             print(
@@ -822,6 +897,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _active(names: list[str], workload: str) -> list[str]:
+    """The contenders that have a counterpart on ``workload``."""
+    if workload == "order":  # a baseline must have orders (create_order) too
+        return [n for n in names if n in ("library", "raw", "baseline")]
+    # pgbench books the one hot row: on the spread workload it has no counterpart.
+    return [n for n in names if workload == "hot" or not n.startswith("pgbench")]
+
+
 def run_contender(
     name: str,
     urls: list[URL],
@@ -830,6 +913,7 @@ def run_contender(
     options: dict[str, Any],
     args: argparse.Namespace,
     checker: Engine,
+    workload: str = "hot",
 ) -> Run:
     """One run of one contender: pgbench, tasks, threads of this process or of ``--processes``."""
     if name == "library-async":
@@ -837,18 +921,26 @@ def run_contender(
     if name.startswith("pgbench"):
         sweep = [int(c) for c in args.pgbench_sweep.split(",")]
         return pgbench_contender(name, urls[0], checker, clients, args.seconds, ids, sweep)
-    if name == "baseline":
-        src = str((args.baseline / "src").resolve())
-        return drive_processes(
-            name, urls, args.processes, clients, args.seconds, ids, options, args.pgbouncer, src
-        )
-    if args.processes > 1 or (name == "library" and args.baseline is not None):
+    src = str((args.baseline / "src").resolve()) if name == "baseline" else None
+    beside = name in ("library", "pooled") and args.baseline is not None
+    if src or args.processes > 1 or beside:
         # Beside a baseline, the library runs in a process of its own as the baseline does.
         return drive_processes(
-            name, urls, args.processes, clients, args.seconds, ids, options, args.pgbouncer
+            name,
+            urls,
+            args.processes,
+            clients,
+            args.seconds,
+            ids,
+            options,
+            args.pgbouncer,
+            src,
+            workload,
+            args.order_lines,
         )
-    with contender(name, urls, clients, options, args.pgbouncer) as make_client:
-        return drive(name, make_client, clients, args.seconds, picker(ids))
+    pick = picker(ids, workload, args.order_lines)
+    with contender(name, urls, clients, options, args.pgbouncer, workload) as make_client:
+        return drive(name, make_client, clients, args.seconds, pick)
 
 
 def _table_line(summary: dict[str, Any]) -> str:
@@ -866,6 +958,8 @@ def _table_line(summary: dict[str, Any]) -> str:
             "library_vs_raw",
             "baseline_tps",
             "library_vs_baseline",
+            "pooled_tps",
+            "pooled_vs_library",
             "library_vs_orm",
             "joined_vs_raw",
             "library-async_tps",
