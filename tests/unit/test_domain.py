@@ -78,3 +78,18 @@ def test_the_events_table_has_a_column_per_field_of_the_event() -> None:
     from reservation_core.domain._events import EVENT_FIELDS
 
     assert [column.name for column in events.columns] == ["id", *EVENT_FIELDS]
+
+
+def test_the_relay_schema_names_every_event_type_and_status_the_library_writes() -> None:
+    from reservation_core import ReservationStatus, WaitlistStatus
+    from reservation_core.domain import event_type
+    from reservation_core.domain._events import QUANTITY_CHANGED
+    from reservation_core.domain._waitlist import waitlist_event_type
+    from reservation_core.relay import message_schema
+
+    properties = message_schema()["properties"]
+    written = {event_type(s) for s in ReservationStatus} | {QUANTITY_CHANGED}
+    written |= {waitlist_event_type(s) for s in WaitlistStatus}
+    assert written <= set(properties["type"]["enum"])
+    statuses = {str(s) for s in ReservationStatus} | {str(s) for s in WaitlistStatus}
+    assert statuses == set(properties["status"]["enum"])
