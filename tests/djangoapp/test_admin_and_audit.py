@@ -81,3 +81,20 @@ def test_the_audit_command_finds_and_repairs_drift(
     call_command("reservation_core_audit", database=alias, stdout=output)
     # The count agrees with its noun: "1 schedule checked", "2 schedules checked".
     assert re.search(r"^(1 schedule|(?!1 )\d+ schedules) checked$", output.getvalue(), re.M)
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_waiting_lists_read_only(new_id: Callable[[str], str]) -> None:
+    sid = new_id("s")
+    service = get_service()
+    service.create_schedule(sid, 1)
+    service.create_reservation(sid, "alice")
+    entry = service.join_waitlist(sid, "bob", quantity=1)
+    client = Client()
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    listed = client.get("/admin/reservation_core/waitlistentry/")
+    assert listed.status_code == 200
+    assert entry.id in listed.content.decode()
+    assert "WAITING" in listed.content.decode()
+    assert client.get("/admin/reservation_core/waitlistentry/add/").status_code == 403
+    assert service.get_waitlist_entry(entry.id).position == 1

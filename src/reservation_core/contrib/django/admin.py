@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin
 
-from .models import Reservation, Schedule
+from .models import Reservation, Schedule, WaitlistEntry
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):
@@ -41,3 +41,13 @@ class ReservationAdmin(_ReadOnlyAdmin):
     list_filter = ("status",)
     list_select_related = ("schedule",)
     search_fields = ("id", "user_id", "schedule__id")
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(_ReadOnlyAdmin):
+    """Waiting lists in join order, filterable by status (``join_waitlist`` adds entries)."""
+
+    list_display = ("entry_id", "schedule", "user_id", "quantity", "status", "created_at")
+    list_filter = ("status",)
+    list_select_related = ("schedule",)
+    search_fields = ("entry_id", "user_id", "schedule__id")

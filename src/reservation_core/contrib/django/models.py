@@ -50,3 +50,30 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return str(self.id)
+
+
+class WaitlistEntry(models.Model):
+    """A row of ``rc_waitlist_entries``: a user's place on a schedule's waiting list."""
+
+    seq = models.BigIntegerField(primary_key=True)
+    entry_id = models.CharField(max_length=36, unique=True, db_column="id")
+    schedule = models.ForeignKey(
+        Schedule, on_delete=models.DO_NOTHING, db_column="schedule_id", db_constraint=False
+    )
+    user_id = models.CharField(max_length=64)
+    quantity = models.IntegerField()
+    status = models.CharField(max_length=16)
+    reservation_id = models.CharField(max_length=36, null=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        """Unmanaged: reservation_core's migrations own the table."""
+
+        managed = False
+        db_table = "rc_waitlist_entries"
+        ordering = ("seq",)
+        verbose_name_plural = "waitlist entries"
+
+    def __str__(self) -> str:
+        return str(self.id)
