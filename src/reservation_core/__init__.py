@@ -15,11 +15,13 @@ Examples:
 from reservation_core._version import __version__
 from reservation_core.async_service import AsyncReservationService
 from reservation_core.domain import (
+    HousekeepingReport,
     Reservation,
     ReservationEvent,
     ReservationPage,
     ReservationStatus,
     Schedule,
+    SchedulePage,
 )
 from reservation_core.errors import HTTP_STATUS, BusinessException, ErrorCode
 from reservation_core.service import ReservationService
@@ -29,11 +31,13 @@ __all__ = [
     "AsyncReservationService",
     "BusinessException",
     "ErrorCode",
+    "HousekeepingReport",
     "Reservation",
     "ReservationEvent",
     "ReservationPage",
     "ReservationService",
     "ReservationStatus",
     "Schedule",
+    "SchedulePage",
     "__version__",
 ]

@@ -10,7 +10,8 @@ call the repositories synchronously; an asynchronous unit of work runs them with
 blocking its event loop (the SQLAlchemy adapter through SQLAlchemy's own greenlet bridge,
 ``AsyncConnection.run_sync``), so the repositories and their statements exist once too.
 
-One module per subject (``schedules``, ``reservations``, ``events``), each a group of plans
+One module per subject (``schedules``, ``reservations``, ``holds``, ``events``,
+``housekeeping``), each a group of plans
 over the shared clock (``_plan.Cases``); the checks and refusals they share are in
 ``_rules``, the list cursor in ``paging``. A new use case is a new method in its subject's
 module (or a new module, added to :class:`UseCases`), never a pair of sync and async twins.
@@ -20,13 +21,28 @@ from __future__ import annotations
 
 from reservation_core._use_cases._plan import Plan, Step, utc_now
 from reservation_core._use_cases.events import EventCases
+from reservation_core._use_cases.holds import HoldCases
+from reservation_core._use_cases.housekeeping import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EVENT_RETENTION,
+    HousekeepingCases,
+)
 from reservation_core._use_cases.reservations import DEFAULT_HOLD, MAX_HOLD, ReservationCases
 from reservation_core._use_cases.schedules import ScheduleCases
 
-__all__ = ["DEFAULT_HOLD", "MAX_HOLD", "Plan", "Step", "UseCases", "utc_now"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_EVENT_RETENTION",
+    "DEFAULT_HOLD",
+    "MAX_HOLD",
+    "Plan",
+    "Step",
+    "UseCases",
+    "utc_now",
+]
 
 
-class UseCases(ScheduleCases, ReservationCases, EventCases):
+class UseCases(ScheduleCases, ReservationCases, HoldCases, EventCases, HousekeepingCases):
     """Every use case as a :data:`Plan`, over one clock and idempotency TTL."""
 
     __slots__ = ()

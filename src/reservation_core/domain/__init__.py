@@ -4,7 +4,7 @@ Pure values and rules; nothing here knows about storage. The package's modules, 
 one home of what it holds:
 
 * ``_values`` — :class:`Schedule`, :class:`Reservation`, :class:`ReservationStatus`,
-  :class:`ReservationPage`;
+  :class:`ReservationPage`, :class:`SchedulePage`, :class:`HousekeepingReport`;
 * ``_state_machine`` — :class:`Action`, :data:`TRANSITIONS`, :func:`transition_target`;
 * ``_events`` — :class:`ReservationEvent` and the event's shape (``EVENT_FIELDS``);
 * ``_booking`` — whether a booking, or a group of them, fits;
@@ -16,20 +16,24 @@ from __future__ import annotations
 from reservation_core.domain._events import ReservationEvent, event_type
 from reservation_core.domain._state_machine import TRANSITIONS, Action, transition_target
 from reservation_core.domain._values import (
+    HousekeepingReport,
     Reservation,
     ReservationPage,
     ReservationStatus,
     Schedule,
+    SchedulePage,
 )
 
 __all__ = [
     "TRANSITIONS",
     "Action",
+    "HousekeepingReport",
     "Reservation",
     "ReservationEvent",
     "ReservationPage",
     "ReservationStatus",
     "Schedule",
+    "SchedulePage",
     "event_type",
     "transition_target",
 ]

@@ -1,0 +1,103 @@
+"""Housekeeping: every periodic job in one plan of bounded transactions (private).
+
+Three jobs, in this order, each in batches of at most ``batch_size`` rows per transaction
+so that a backlog never makes one long transaction or holds a lock long:
+
+1. lapsed holds expire and their seats return, through the same rule every other path
+   uses (``_rules.expire_holds``: schedule row first, a compare-and-set per hold), at
+   most ``batch_size`` holds of one schedule per transaction;
+2. idempotency keys older than the service's TTL are deleted;
+3. events older than ``event_retention`` that every known consumer has acknowledged are
+   deleted with their deliveries.
+
+Safe from several processes at once: each change is a compare-and-set or a delete of
+rows read under a lock (skipping rows another process holds, where the database can), so
+work done twice is done once and counted once. Holds are those lapsed when the call
+began, so the call ends even while new holds keep lapsing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from reservation_core._use_cases._plan import Cases, Plan, Step
+from reservation_core._use_cases._rules import expire_holds
+from reservation_core.domain import HousekeepingReport
+from reservation_core.domain._validation import MAX_IDEMPOTENCY_TTL, check_batch, check_duration
+from reservation_core.ports import AbstractUnitOfWork
+
+#: How long acknowledged events are kept by default.
+DEFAULT_EVENT_RETENTION = timedelta(days=7)
+#: The most rows one housekeeping transaction changes, by default.
+DEFAULT_BATCH_SIZE = 200
+
+
+class HousekeepingCases(Cases):
+    """The periodic jobs."""
+
+    __slots__ = ()
+
+    def run_housekeeping(
+        self, event_retention: object, batch_size: object
+    ) -> Plan[HousekeepingReport]:
+        retention = check_duration("event_retention", event_retention, maximum=MAX_IDEMPOTENCY_TTL)
+        size = check_batch("batch_size", batch_size)
+        began = self._now()
+        holds, steps = yield from self._expire_lapsed_holds(began, size)
+        keys_before, events_before = began - self._idempotency_ttl, began - retention
+        keys, key_steps = yield from _in_batches(
+            lambda uow: uow.idempotency_keys.purge_batch(keys_before, size), size
+        )
+        events, event_steps = yield from _in_batches(
+            lambda uow: uow.events.purge_acknowledged(events_before, size), size
+        )
+        return HousekeepingReport(
+            holds_expired=holds,
+            idempotency_keys_purged=keys,
+            events_purged=events,
+            transactions=steps + key_steps + event_steps,
+        )
+
+    def _expire_lapsed_holds(self, began: datetime, size: int) -> Plan[tuple[int, int]]:
+        """Rounds until no hold lapsed at ``began`` is left: (holds expired, transactions)."""
+        expired = steps = 0
+        while True:
+            lapsed: list[str] = yield Step(
+                lambda uow: uow.reservations.schedules_with_expired_holds(began, size)
+            )
+            steps += 1
+            if not lapsed:
+                return expired, steps
+            # Processes running at once start on different schedules, rather than queue
+            # on one schedule's row lock to find its holds already expired.
+            random.shuffle(lapsed)
+            for schedule_id in lapsed:
+
+                def sweep(uow: AbstractUnitOfWork, schedule_id: str = schedule_id) -> int:
+                    count = expire_holds(uow, schedule_id, self._now(), size)
+                    uow.commit()
+                    return count
+
+                swept: int = yield Step(sweep)
+                expired, steps = expired + swept, steps + 1
+
+
+def _in_batches(batch: Callable[[AbstractUnitOfWork], int], size: int) -> Plan[tuple[int, int]]:
+    """``batch``, each committed, until one deletes fewer than ``size``: (deleted, steps).
+
+    Fewer than ``size`` means the rest is done, or held by another process doing it.
+    """
+
+    def committed(uow: AbstractUnitOfWork) -> int:
+        count = batch(uow)
+        uow.commit()
+        return count
+
+    deleted = steps = 0
+    while True:
+        count: int = yield Step(committed)
+        deleted, steps = deleted + count, steps + 1
+        if count < size:
+            return deleted, steps
