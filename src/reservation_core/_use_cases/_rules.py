@@ -132,7 +132,12 @@ def expire_holds(
 
     Uncommitted: the caller commits.
     """
-    expired = uow.reservations.expire_holds(schedule_id, now, limit)
+    # Without a limit, called as before limits existed: an adapter's older method works.
+    expired = (
+        uow.reservations.expire_holds(schedule_id, now)
+        if limit is None
+        else uow.reservations.expire_holds(schedule_id, now, limit)
+    )
     if expired is None:
         raise drift(schedule_id)
     return expired
