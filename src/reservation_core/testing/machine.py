@@ -370,7 +370,7 @@ class _ReservationMachine(RuleBasedStateMachine):
         return None
 
     def _move(
-        self, action: Action, reservation: Ref, as_user: Ref, hold_for: timedelta | None = None
+        self, action: Action, reservation: Ref, as_user: Ref, hold_for: timedelta = timedelta(0)
     ) -> None:
         rid = self._reservation_id(reservation)
         uid = self._user_for(rid, as_user)
@@ -397,7 +397,7 @@ class _ReservationMachine(RuleBasedStateMachine):
             return
         result = self._succeeds(call)
         before = self.model.reservations[rid]
-        if hold_for is not None:  # an extended hold: HELD still, a new deadline from now
+        if action is Action.EXTEND:  # an extended hold: HELD still, a new deadline from now
             _require(
                 result.expires_at == result.updated_at + hold_for,
                 f"{result!r}: expires_at must be updated_at + hold_for ({hold_for})",
