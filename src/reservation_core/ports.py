@@ -230,13 +230,17 @@ class EventRepository(Protocol):
     def purge(self, occurred_before: datetime) -> int:
         """Delete events (and their deliveries) older than the instant; returns how many."""
 
-    def purge_acknowledged(self, occurred_before: datetime, limit: int) -> int:
-        """Delete at most ``limit`` acknowledged events older than the instant; how many.
+    def purge_acknowledged(
+        self, occurred_before: datetime, limit: int, after: int = 0
+    ) -> tuple[int, int]:
+        """Delete at most ``limit`` acknowledged events older than the instant, id above ``after``.
 
         An event goes, with its deliveries, when every known consumer (every name that
-        ever claimed) has acknowledged it; oldest first. With no consumer known, every
+        ever claimed) has acknowledged it; in id order. With no consumer known, every
         event older than the instant qualifies. Rows another transaction is purging are
-        skipped where the database can.
+        skipped where the database can. Returns how many were deleted, and the highest id
+        deleted (``after`` if none): the next batch starts there, so that no batch walks
+        again over the rows earlier batches deleted.
         """
 
 

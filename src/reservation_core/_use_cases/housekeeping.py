@@ -48,10 +48,10 @@ class HousekeepingCases(Cases):
         holds, steps = yield from self._expire_lapsed_holds(began, size)
         keys_before, events_before = began - self._idempotency_ttl, began - retention
         keys, key_steps = yield from _in_batches(
-            lambda uow: uow.idempotency_keys.purge_batch(keys_before, size), size
+            lambda uow, _: (uow.idempotency_keys.purge_batch(keys_before, size), 0), size
         )
         events, event_steps = yield from _in_batches(
-            lambda uow: uow.events.purge_acknowledged(events_before, size), size
+            lambda uow, after: uow.events.purge_acknowledged(events_before, size, after), size
         )
         return HousekeepingReport(
             holds_expired=holds,
@@ -84,20 +84,24 @@ class HousekeepingCases(Cases):
                 expired, steps = expired + swept, steps + 1
 
 
-def _in_batches(batch: Callable[[AbstractUnitOfWork], int], size: int) -> Plan[tuple[int, int]]:
+def _in_batches(
+    batch: Callable[[AbstractUnitOfWork, int], tuple[int, int]], size: int
+) -> Plan[tuple[int, int]]:
     """``batch``, each committed, until one deletes fewer than ``size``: (deleted, steps).
 
-    Fewer than ``size`` means the rest is done, or held by another process doing it.
+    A batch gets the position the previous one ended at (0 first) and returns how many
+    it deleted and where it ended. Fewer than ``size`` means the rest is done, or held by
+    another process doing it.
     """
-
-    def committed(uow: AbstractUnitOfWork) -> int:
-        count = batch(uow)
-        uow.commit()
-        return count
-
-    deleted = steps = 0
+    deleted = steps = position = 0
     while True:
-        count: int = yield Step(committed)
+
+        def committed(uow: AbstractUnitOfWork, after: int = position) -> tuple[int, int]:
+            done = batch(uow, after)
+            uow.commit()
+            return done
+
+        count, position = yield Step(committed)
         deleted, steps = deleted + count, steps + 1
         if count < size:
             return deleted, steps

@@ -324,18 +324,22 @@ class _Events:
         old = [i for i, e in self._store.events.items() if e.occurred_at < occurred_before]
         return self._delete(old)
 
-    def purge_acknowledged(self, occurred_before: datetime, limit: int) -> int:
+    def purge_acknowledged(
+        self, occurred_before: datetime, limit: int, after: int = 0
+    ) -> tuple[int, int]:
         deliveries = self._store.deliveries
         done = [
             event_id
             for event_id, event in sorted(self._store.events.items())
-            if event.occurred_at < occurred_before
+            if event_id > after
+            and event.occurred_at < occurred_before
             and all(
                 deliveries.get((consumer, event_id), (None, None))[1] is not None
                 for consumer in self._store.consumers
             )
         ]
-        return self._delete(done[:limit])
+        batch = done[:limit]
+        return self._delete(batch), max(batch, default=after)
 
     def _delete(self, old: list[int]) -> int:
         """Delete the events ``old`` and their deliveries; how many."""

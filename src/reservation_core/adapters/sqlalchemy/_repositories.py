@@ -281,14 +281,17 @@ class SqlEvents(_Repository):
         self._runner.execute(sql.PURGE_DELIVERIES, {"p_before": occurred_before})
         return self._runner.execute(sql.PURGE_EVENTS, {"p_before": occurred_before}).rowcount
 
-    def purge_acknowledged(self, occurred_before: datetime, limit: int) -> int:
+    def purge_acknowledged(
+        self, occurred_before: datetime, limit: int, after: int = 0
+    ) -> tuple[int, int]:
         run = self._runner.execute
         query = sql.acknowledged_events(self._skip_locked())
-        ids = list(run(query, {"p_before": occurred_before, "p_limit": limit}).scalars())
+        params = {"p_after": after, "p_before": occurred_before, "p_limit": limit}
+        ids = [int(i) for i in run(query, params).scalars()]
         if not ids:
-            return 0
+            return 0, after
         run(sql.DELETE_DELIVERIES_OF, {"p_ids": ids})
-        return run(sql.DELETE_EVENTS, {"p_ids": ids}).rowcount
+        return run(sql.DELETE_EVENTS, {"p_ids": ids}).rowcount, max(ids)
 
 
 def _event(row: Row[Any]) -> ReservationEvent:

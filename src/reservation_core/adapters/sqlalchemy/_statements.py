@@ -430,9 +430,9 @@ DELETE_KEYS = delete(idempotency_keys).where(
 _ACKED_BY_ALL = ~exists(
     select(_C.consumer).where(
         ~exists(
-            select(_D.event_id).where(
-                _D.consumer == _C.consumer, _D.event_id == _E.id, _D.acked_at.is_not(None)
-            )
+            select(_D.event_id)
+            .where(_D.consumer == _C.consumer, _D.event_id == _E.id, _D.acked_at.is_not(None))
+            .correlate_except(event_deliveries)  # the event of the outermost query
         )
     )
 )
@@ -443,7 +443,7 @@ def acknowledged_events(skip_locked: bool) -> Select[Any]:
     """The oldest events every consumer acknowledged, older than ``p_before``, locked."""
     return (
         select(_E.id)
-        .where(_E.occurred_at < bindparam("p_before"), _ACKED_BY_ALL)
+        .where(_E.id > bindparam("p_after"), _E.occurred_at < bindparam("p_before"), _ACKED_BY_ALL)
         .order_by(_E.id)
         .limit(_limit())
         .with_for_update(skip_locked=skip_locked)
