@@ -199,11 +199,12 @@ class IdempotencyKeyRepository(Protocol):
     def purge(self, created_before: datetime) -> int:
         """Delete records created before the instant; returns how many."""
 
-    def purge_batch(self, created_before: datetime, limit: int) -> int:
+    def purge_batch(self, created_before: datetime, limit: int, skip_locked: bool = True) -> int:
         """Delete at most ``limit`` records created before the instant, oldest first.
 
-        Rows another transaction is purging are skipped where the database can skip
-        locked rows, so that several processes purge different batches. Returns how many.
+        With ``skip_locked``, rows another transaction holds are skipped where the
+        database can skip locked rows, so that several processes purge different
+        batches; without, they are waited for. Returns how many.
         """
 
 
@@ -231,16 +232,16 @@ class EventRepository(Protocol):
         """Delete events (and their deliveries) older than the instant; returns how many."""
 
     def purge_acknowledged(
-        self, occurred_before: datetime, limit: int, after: int = 0
+        self, occurred_before: datetime, limit: int, after: int = 0, skip_locked: bool = True
     ) -> tuple[int, int]:
         """Delete at most ``limit`` acknowledged events older than the instant, id above ``after``.
 
         An event goes, with its deliveries, when every known consumer (every name that
         ever claimed) has acknowledged it; in id order. With no consumer known, every
-        event older than the instant qualifies. Rows another transaction is purging are
-        skipped where the database can. Returns how many were deleted, and the highest id
-        deleted (``after`` if none): the next batch starts there, so that no batch walks
-        again over the rows earlier batches deleted.
+        event older than the instant qualifies. ``skip_locked`` as for
+        :meth:`IdempotencyKeyRepository.purge_batch`. Returns how many were deleted, and
+        the highest id deleted (``after`` if none): the next batch starts there, so that
+        no batch walks again over the rows earlier batches deleted.
         """
 
 

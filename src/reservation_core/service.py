@@ -464,7 +464,7 @@ class ReservationService(ServiceBase):
             >>> store = InMemoryStore()
             >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
             >>> service.run_housekeeping(event_retention=timedelta(days=30))
-            HousekeepingReport(holds_expired=0, idempotency_keys_purged=0, events_purged=0, transactions=3)
+            HousekeepingReport(holds_expired=0, idempotency_keys_purged=0, events_purged=0, transactions=5)
         """  # noqa: E501
         return self._drive(self._cases.run_housekeeping(event_retention, batch_size))
 

@@ -54,6 +54,7 @@ def main(url: str) -> None:
                 "seconds": took,
                 "units": len(durations),
                 "longest": max(durations, default=0.0),
+                "longest_at": durations.index(max(durations)) if durations else None,
             }
         )
     )

@@ -31,7 +31,7 @@ from reservation_core.ports import AbstractUnitOfWork
 #: How long acknowledged events are kept by default.
 DEFAULT_EVENT_RETENTION = timedelta(days=7)
 #: The most rows one housekeeping transaction changes, by default.
-DEFAULT_BATCH_SIZE = 200
+DEFAULT_BATCH_SIZE = 100
 
 
 class HousekeepingCases(Cases):
@@ -48,10 +48,14 @@ class HousekeepingCases(Cases):
         holds, steps = yield from self._expire_lapsed_holds(began, size)
         keys_before, events_before = began - self._idempotency_ttl, began - retention
         keys, key_steps = yield from _in_batches(
-            lambda uow, _: (uow.idempotency_keys.purge_batch(keys_before, size), 0), size
+            lambda uow, _, skip: (uow.idempotency_keys.purge_batch(keys_before, size, skip), 0),
+            size,
         )
         events, event_steps = yield from _in_batches(
-            lambda uow, after: uow.events.purge_acknowledged(events_before, size, after), size
+            lambda uow, after, skip: uow.events.purge_acknowledged(
+                events_before, size, after, skip
+            ),
+            size,
         )
         return HousekeepingReport(
             holds_expired=holds,
@@ -85,23 +89,31 @@ class HousekeepingCases(Cases):
 
 
 def _in_batches(
-    batch: Callable[[AbstractUnitOfWork, int], tuple[int, int]], size: int
+    batch: Callable[[AbstractUnitOfWork, int, bool], tuple[int, int]], size: int
 ) -> Plan[tuple[int, int]]:
     """``batch``, each committed, until one deletes fewer than ``size``: (deleted, steps).
 
-    A batch gets the position the previous one ended at (0 first) and returns how many
-    it deleted and where it ended. Fewer than ``size`` means the rest is done, or held by
-    another process doing it.
+    A batch gets the position the previous one ended at (0 first) and whether to skip
+    rows other transactions hold, and returns how many it deleted and where it ended.
+    Batches skip locked rows, so that processes purge different rows at once, until one
+    comes short; then batches from the start wait for locked rows instead, until one
+    comes short again: a row another process had locked without deleting it (MariaDB
+    locks the rows its scan reads) is not left behind.
     """
     deleted = steps = position = 0
+    skip = True
     while True:
 
-        def committed(uow: AbstractUnitOfWork, after: int = position) -> tuple[int, int]:
-            done = batch(uow, after)
+        def committed(
+            uow: AbstractUnitOfWork, after: int = position, skip_locked: bool = skip
+        ) -> tuple[int, int]:
+            done = batch(uow, after, skip_locked)
             uow.commit()
             return done
 
         count, position = yield Step(committed)
         deleted, steps = deleted + count, steps + 1
         if count < size:
-            return deleted, steps
+            if not skip:
+                return deleted, steps
+            skip, position = False, 0

@@ -280,7 +280,7 @@ class _IdempotencyKeys:
             self._journal.pop(self._store.idempotency_keys, slot)
         return len(expired)
 
-    def purge_batch(self, created_before: datetime, limit: int) -> int:
+    def purge_batch(self, created_before: datetime, limit: int, skip_locked: bool = True) -> int:
         keys = self._store.idempotency_keys
         expired = sorted(
             (record.created_at, slot)
@@ -325,7 +325,7 @@ class _Events:
         return self._delete(old)
 
     def purge_acknowledged(
-        self, occurred_before: datetime, limit: int, after: int = 0
+        self, occurred_before: datetime, limit: int, after: int = 0, skip_locked: bool = True
     ) -> tuple[int, int]:
         deliveries = self._store.deliveries
         done = [

@@ -57,9 +57,9 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument(
         "--batch-size",
         type=positive,
-        default=200,
+        default=100,
         metavar="N",
-        help="the most rows one transaction changes, 1..10000 (default: 200)",
+        help="the most rows one transaction changes, 1..10000 (default: 100)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per run")
 

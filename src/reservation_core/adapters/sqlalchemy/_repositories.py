@@ -47,8 +47,8 @@ class _Repository:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
-    def _skip_locked(self) -> bool:
-        return self._runner.rules.skips_locked_rows(self._runner.connection)
+    def _skip_locked(self, wanted: bool) -> bool:
+        return wanted and self._runner.rules.skips_locked_rows(self._runner.connection)
 
 
 class SqlSchedules(_Repository):
@@ -234,9 +234,10 @@ class SqlIdempotencyKeys(_Repository):
     def purge(self, created_before: datetime) -> int:
         return self._runner.execute(sql.PURGE_KEYS, {"before": created_before}).rowcount
 
-    def purge_batch(self, created_before: datetime, limit: int) -> int:
+    def purge_batch(self, created_before: datetime, limit: int, skip_locked: bool = True) -> int:
         run, params = self._runner.execute, {"p_before": created_before, "p_limit": limit}
-        keys = [tuple(row) for row in run(sql.expired_keys(self._skip_locked()), params)]
+        query = sql.expired_keys(self._skip_locked(skip_locked))
+        keys = [tuple(row) for row in run(query, params)]
         if not keys:
             return 0
         return run(sql.DELETE_KEYS, {**params, "p_keys": keys}).rowcount
@@ -282,10 +283,10 @@ class SqlEvents(_Repository):
         return self._runner.execute(sql.PURGE_EVENTS, {"p_before": occurred_before}).rowcount
 
     def purge_acknowledged(
-        self, occurred_before: datetime, limit: int, after: int = 0
+        self, occurred_before: datetime, limit: int, after: int = 0, skip_locked: bool = True
     ) -> tuple[int, int]:
         run = self._runner.execute
-        query = sql.acknowledged_events(self._skip_locked())
+        query = sql.acknowledged_events(self._skip_locked(skip_locked))
         params = {"p_after": after, "p_before": occurred_before, "p_limit": limit}
         ids = [int(i) for i in run(query, params).scalars()]
         if not ids:

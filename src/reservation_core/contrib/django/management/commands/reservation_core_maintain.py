@@ -36,7 +36,7 @@ class Command(BaseCommand):
             help="keep acknowledged events this many seconds (default: 7 days)",
         )
         parser.add_argument(
-            "--batch-size", type=positive, default=200, help="most rows per transaction"
+            "--batch-size", type=positive, default=100, help="most rows per transaction"
         )
         parser.add_argument("--database", default=None, help="database alias (default: setting)")
         parser.add_argument("--json", action="store_true", help="one JSON object per run")
