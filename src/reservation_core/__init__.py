@@ -15,12 +15,14 @@ Examples:
 from reservation_core._version import __version__
 from reservation_core.async_service import AsyncReservationService
 from reservation_core.domain import (
+    HousekeepingReport,
     OrderLine,
     Reservation,
     ReservationEvent,
     ReservationPage,
     ReservationStatus,
     Schedule,
+    SchedulePage,
     WaitlistEntry,
     WaitlistStatus,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "AsyncReservationService",
     "BusinessException",
     "ErrorCode",
+    "HousekeepingReport",
     "OrderLine",
     "Reservation",
     "ReservationEvent",
@@ -39,6 +42,7 @@ __all__ = [
     "ReservationService",
     "ReservationStatus",
     "Schedule",
+    "SchedulePage",
     "WaitlistEntry",
     "WaitlistStatus",
     "__version__",

@@ -12,15 +12,25 @@ from reservation_core._running.async_retry import AsyncUnitOfWorkFactory, run_in
 from reservation_core._running.grouping import Member
 from reservation_core._running.observing import observed_async
 from reservation_core._running.service_base import ServiceBase
-from reservation_core._use_cases import DEFAULT_HOLD, DEFAULT_OFFER, Plan, Step, utc_now
+from reservation_core._use_cases import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EVENT_RETENTION,
+    DEFAULT_HOLD,
+    DEFAULT_OFFER,
+    Plan,
+    Step,
+    utc_now,
+)
 from reservation_core.domain import (
     Action,
+    HousekeepingReport,
     OrderLine,
     Reservation,
     ReservationEvent,
     ReservationPage,
     ReservationStatus,
     Schedule,
+    SchedulePage,
     WaitlistEntry,
 )
 from reservation_core.instrumentation import Hooks
@@ -298,6 +308,30 @@ class AsyncReservationService(ServiceBase):
     async def purge_events(self, older_than: timedelta) -> int:
         """:meth:`ReservationService.purge_events <reservation_core.ReservationService.purge_events>`, awaited."""  # noqa: E501
         return await self._drive(self._cases.purge_events(older_than))
+
+    # -- holds, schedules' pages, housekeeping ---------------------------------------------
+
+    @observed_async
+    async def extend_hold(
+        self, reservation_id: str, hold_for: timedelta, *, user_id: str | None = None
+    ) -> Reservation:
+        """:meth:`ReservationService.extend_hold <reservation_core.ReservationService.extend_hold>`, awaited."""  # noqa: E501
+        return await self._drive(self._cases.extend_hold(reservation_id, hold_for, user_id))
+
+    @observed_async
+    async def list_schedules(self, *, limit: int = 50, after: str | None = None) -> SchedulePage:
+        """:meth:`ReservationService.list_schedules <reservation_core.ReservationService.list_schedules>`, awaited."""  # noqa: E501
+        return await self._drive(self._cases.list_schedules(limit, after))
+
+    @observed_async
+    async def run_housekeeping(
+        self,
+        *,
+        event_retention: timedelta = DEFAULT_EVENT_RETENTION,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> HousekeepingReport:
+        """:meth:`ReservationService.run_housekeeping <reservation_core.ReservationService.run_housekeeping>`, awaited."""  # noqa: E501
+        return await self._drive(self._cases.run_housekeeping(event_retention, batch_size))
 
     # -- internals -------------------------------------------------------------------------
 

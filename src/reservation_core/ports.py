@@ -129,6 +129,9 @@ class ScheduleRepository(Protocol):
         count stays within ``0..capacity``.
         """
 
+    def page(self, after: str | None, limit: int) -> list[Schedule]:
+        """Up to ``limit`` schedules with an id after ``after``, in the order of their ids."""
+
 
 class ReservationRepository(Protocol):
     """Reservations, seen through the current unit of work."""
@@ -185,18 +188,29 @@ class ReservationRepository(Protocol):
         ``False``, changing nothing, if the reservation is not a hold unexpired at ``at``.
         """
 
-    def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
+    def extend_hold(self, reservation_id: str, at: datetime, expires_at: datetime) -> bool:
+        """Compare-and-set a hold unexpired at ``at`` to ``expires_at``, appending its event.
+
+        ``updated_at`` becomes ``at``. ``False``, changing nothing, if the reservation is
+        not ``HELD`` with ``expires_at > at``.
+        """
+
+    def expire_holds(self, schedule_id: str, at: datetime, limit: int | None = None) -> int | None:
         """Move the schedule's holds with ``expires_at <= at`` to ``EXPIRED``; return seats.
 
         When there are any, locks the schedule's row and its pools' first (in the order of
         their ids), then compare-and-sets each hold and returns their seats to all of
         them, so a concurrent confirm or cancel of one of them wins or loses as a whole.
+        ``limit`` bounds how many holds it takes (``None``: all of them).
         Returns how many holds expired, or ``None`` when the schedule's stored seat count
         is below what they held (drift: the caller rolls back).
         """
 
-    def schedules_with_expired_holds(self, at: datetime) -> list[str]:
-        """The ids of schedules that have holds with ``expires_at <= at``."""
+    def schedules_with_expired_holds(self, at: datetime, limit: int | None = None) -> list[str]:
+        """The ids of schedules that have holds with ``expires_at <= at``, sorted.
+
+        With ``limit``, those of at most ``limit`` such holds, the earliest to lapse first.
+        """
 
     def page(
         self,
@@ -288,6 +302,14 @@ class IdempotencyKeyRepository(Protocol):
     def purge(self, created_before: datetime) -> int:
         """Delete records created before the instant; returns how many."""
 
+    def purge_batch(self, created_before: datetime, limit: int, skip_locked: bool = True) -> int:
+        """Delete at most ``limit`` records created before the instant, oldest first.
+
+        With ``skip_locked``, rows another transaction holds are skipped where the
+        database can skip locked rows, so that several processes purge different
+        batches; without, they are waited for. Returns how many.
+        """
+
 
 class EventRepository(Protocol):
     """The events of reservation changes, and each consumer's deliveries of them.
@@ -311,6 +333,19 @@ class EventRepository(Protocol):
 
     def purge(self, occurred_before: datetime) -> int:
         """Delete events (and their deliveries) older than the instant; returns how many."""
+
+    def purge_acknowledged(
+        self, occurred_before: datetime, limit: int, after: int = 0, skip_locked: bool = True
+    ) -> tuple[int, int]:
+        """Delete at most ``limit`` acknowledged events older than the instant, id above ``after``.
+
+        An event goes, with its deliveries, when every known consumer (every name that
+        ever claimed) has acknowledged it; in id order. With no consumer known, every
+        event older than the instant qualifies. ``skip_locked`` as for
+        :meth:`IdempotencyKeyRepository.purge_batch`. Returns how many were deleted, and
+        the highest id deleted (``after`` if none): the next batch starts there, so that
+        no batch walks again over the rows earlier batches deleted.
+        """
 
 
 class AbstractUnitOfWork(abc.ABC):

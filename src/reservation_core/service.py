@@ -12,15 +12,25 @@ from reservation_core._running.grouping import Member
 from reservation_core._running.observing import observed
 from reservation_core._running.retry import run_in_unit_of_work
 from reservation_core._running.service_base import ServiceBase
-from reservation_core._use_cases import DEFAULT_HOLD, DEFAULT_OFFER, Plan, Step, utc_now
+from reservation_core._use_cases import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EVENT_RETENTION,
+    DEFAULT_HOLD,
+    DEFAULT_OFFER,
+    Plan,
+    Step,
+    utc_now,
+)
 from reservation_core.domain import (
     Action,
+    HousekeepingReport,
     OrderLine,
     Reservation,
     ReservationEvent,
     ReservationPage,
     ReservationStatus,
     Schedule,
+    SchedulePage,
     WaitlistEntry,
 )
 from reservation_core.instrumentation import Hooks
@@ -547,6 +557,106 @@ class ReservationService(ServiceBase):
             BusinessException: ``VALIDATION_ERROR`` (a positive ``timedelta``).
         """
         return self._drive(self._cases.purge_events(older_than))
+
+    # -- holds, schedules' pages, housekeeping ---------------------------------------------
+
+    @observed
+    def extend_hold(
+        self, reservation_id: str, hold_for: timedelta, *, user_id: str | None = None
+    ) -> Reservation:
+        """Give a hold that has not expired a new deadline: ``expires_at = now + hold_for``.
+
+        The hold stays ``HELD`` with its seats; ``updated_at`` becomes now, and a
+        ``reservation.hold_extended`` event is written with the change. ``hold_for`` is
+        checked as :meth:`hold_reservation` checks it; the new deadline may be earlier
+        than the old one. A hold past its ``expires_at`` is refused with
+        ``HOLD_EXPIRED`` and becomes ``EXPIRED``, its seats returned (committed although
+        the call raises). An extension racing with a confirm, cancel or expiry of the
+        same hold either happens before it or is refused.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR``, ``RESERVATION_NOT_FOUND`` (unknown,
+                or not ``user_id``'s), ``HOLD_EXPIRED`` (410: past its ``expires_at``, or
+                ``EXPIRED``), ``INVALID_STATE_TRANSITION`` (confirmed, cancelled or
+                refunded).
+
+        Examples:
+            >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+            >>> store = InMemoryStore()
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
+            >>> _ = service.create_schedule("tour", capacity=2)
+            >>> hold = service.hold_reservation("tour", "ann", hold_for=timedelta(minutes=5))
+            >>> longer = service.extend_hold(hold.id, timedelta(minutes=15), user_id="ann")
+            >>> longer.status, longer.expires_at - longer.updated_at
+            (<ReservationStatus.HELD: 'HELD'>, datetime.timedelta(seconds=900))
+        """
+        return self._drive(self._cases.extend_hold(reservation_id, hold_for, user_id))
+
+    @observed
+    def list_schedules(self, *, limit: int = 50, after: str | None = None) -> SchedulePage:
+        """A page of schedules, in the order of their ids.
+
+        Keyset pagination on the primary key: pass the page's ``next_cursor`` as
+        ``after`` for the next one (``None`` on the last page); each page costs an index
+        range scan, however deep. The order is the database's order of ids: code point
+        order on SQLite, MariaDB/MySQL and the in-memory store, the column's collation
+        on PostgreSQL.
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR`` (``limit`` outside ``1..1000``;
+                ``after`` not a cursor from this method).
+
+        Examples:
+            >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+            >>> store = InMemoryStore()
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
+            >>> for name in ("b-tour", "a-tour", "c-tour"):
+            ...     _ = service.create_schedule(name, capacity=5)
+            >>> page = service.list_schedules(limit=2)
+            >>> [s.id for s in page.items]
+            ['a-tour', 'b-tour']
+            >>> [s.id for s in service.list_schedules(after=page.next_cursor).items]
+            ['c-tour']
+        """
+        return self._drive(self._cases.list_schedules(limit, after))
+
+    @observed
+    def run_housekeeping(
+        self,
+        *,
+        event_retention: timedelta = DEFAULT_EVENT_RETENTION,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> HousekeepingReport:
+        """Do every periodic job once; returns what was done.
+
+        1. Holds lapsed when the call began expire and their seats return (as
+           :meth:`release_expired_holds`), at most ``batch_size`` holds of one schedule
+           per transaction.
+        2. Idempotency keys older than the service's ``idempotency_ttl`` are deleted.
+        3. Events older than ``event_retention`` that every known consumer has
+           acknowledged are deleted, with their deliveries. A consumer is known from its
+           first :meth:`claim_events` on; with no consumer known, every event older
+           than ``event_retention`` goes.
+
+        Every transaction changes at most ``batch_size`` rows and holds its locks that
+        long only, so a backlog of any size never makes a long transaction. Safe to run
+        from several processes at once: each hold expires once (one ``EXPIRED`` event),
+        each row is deleted once, and the counts add up across processes. Run it every
+        minute or so (``reservation-core maintain``; see docs/operating.md).
+
+        Raises:
+            BusinessException: ``VALIDATION_ERROR`` (``event_retention`` a positive
+                ``timedelta``; ``batch_size`` in ``1..10000``), ``STORAGE_UNAVAILABLE``,
+                ``CONCURRENCY_CONFLICT``.
+
+        Examples:
+            >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+            >>> store = InMemoryStore()
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
+            >>> service.run_housekeeping(event_retention=timedelta(days=30))
+            HousekeepingReport(holds_expired=0, idempotency_keys_purged=0, events_purged=0, transactions=5)
+        """  # noqa: E501
+        return self._drive(self._cases.run_housekeeping(event_retention, batch_size))
 
     # -- internals -------------------------------------------------------------------------
 

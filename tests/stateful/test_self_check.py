@@ -77,6 +77,21 @@ class _ConfirmsLapsedHolds(_Delegate):
         )
 
 
+class _ExtendsLapsedHolds(_Delegate):
+    def __init__(self, inner: Any, store: InMemoryStore) -> None:
+        super().__init__(inner)
+        self._store = store
+
+    def extend_hold(self, reservation_id: str, at: datetime, expires_at: datetime) -> bool:
+        """The bug: extend compares the status only, so a lapsed hold comes back to life."""
+        current = self._store.reservations.get(reservation_id)
+        if current is None or current.status is not ReservationStatus.HELD:
+            return False
+        lapsed = dataclasses.replace(current, expires_at=at + (expires_at - at) * 2)
+        self._store.reservations[reservation_id] = lapsed  # unexpired now, as the bug sees it
+        return bool(self._inner.extend_hold(reservation_id, at, expires_at))
+
+
 class _ExpiresWithoutReturningSeats(_Delegate):
     def __init__(self, inner: Any, store: InMemoryStore) -> None:
         super().__init__(inner)
@@ -111,6 +126,12 @@ class _RepeatsPageBoundary(_Delegate):
 def _confirms_lapsed_holds(store: InMemoryStore) -> AbstractUnitOfWork:
     uow = InMemoryUnitOfWork(store)
     uow.reservations = _ConfirmsLapsedHolds(uow.reservations)
+    return uow
+
+
+def _extends_lapsed_holds(store: InMemoryStore) -> AbstractUnitOfWork:
+    uow = InMemoryUnitOfWork(store)
+    uow.reservations = _ExtendsLapsedHolds(uow.reservations, store)
     return uow
 
 
@@ -254,7 +275,7 @@ def _service(
         pytest.param(
             _service(InMemoryUnitOfWork, _IgnoresOwner),
             # It drops user_id altogether: its own validation goes too.
-            "expected RESERVATION_NOT_FOUND, got Res|expected VALIDATION_ERROR, got",
+            "expected RESERVATION_NOT_FOUND, got|expected VALIDATION_ERROR, got",
             id="no-owner-check",
         ),
         pytest.param(
@@ -264,6 +285,9 @@ def _service(
         ),
         pytest.param(
             _service(_confirms_lapsed_holds), "expected HOLD_EXPIRED, got Res", id="confirm-lapsed"
+        ),
+        pytest.param(
+            _service(_extends_lapsed_holds), "expected HOLD_EXPIRED, got Res", id="extend-lapsed"
         ),
         pytest.param(
             _service(_expires_without_returning_seats),

@@ -111,15 +111,38 @@ def owned_reservation(
     return reservation
 
 
-def confirmable(reservation: Reservation) -> Reservation:
-    """``reservation`` if confirm may proceed; else the error the state machine names."""
+def allowed(action: Action, reservation: Reservation) -> Reservation:
+    """``reservation`` if ``action`` may proceed; else the error the state machine names."""
     try:
-        transition_target(Action.CONFIRM, reservation.status)
+        transition_target(action, reservation.status)
     except BusinessException as exc:
         if exc.code is ErrorCode.HOLD_EXPIRED:
             exc.details.update(hold_details(reservation))
         raise
     return reservation
+
+
+def confirmable(reservation: Reservation) -> Reservation:
+    """``reservation`` if confirm may proceed; else the error the state machine names."""
+    return allowed(Action.CONFIRM, reservation)
+
+
+def after_lapse(
+    uow: AbstractUnitOfWork, action: Action, current: Reservation, now: datetime
+) -> Reservation:
+    """The answer to ``action`` on a hold whose compare-and-set (``HELD``, unexpired) missed.
+
+    Expired, or moved by a concurrent call: the schedule's lapsed holds expire (schedule
+    row first; their seats return) and that is committed, then the reservation as it is
+    now answers: ``HOLD_EXPIRED``, the state machine's refusal, or (confirm of a
+    ``CONFIRMED`` one) itself.
+    """
+    if expire_holds(uow, current.schedule_id, now):
+        uow.commit()
+    latest = owned_reservation(uow, current.id, None)
+    if latest.status is ReservationStatus.HELD:
+        raise TransientConflict("hold neither moved nor expired")
+    return allowed(action, latest)
 
 
 def refusal(
@@ -140,12 +163,20 @@ def short(quantity: int, remaining: int, counter: str | None = None) -> Business
     return BusinessException(ErrorCode.CAPACITY_EXCEEDED, details=details)
 
 
-def expire_holds(uow: AbstractUnitOfWork, schedule_id: str, now: datetime) -> int:
-    """Expire the schedule's lapsed holds in the unit of work; how many (uncommitted).
+def expire_holds(
+    uow: AbstractUnitOfWork, schedule_id: str, now: datetime, limit: int | None = None
+) -> int:
+    """Expire the schedule's lapsed holds (at most ``limit``) in the unit of work; how many.
 
-    The seats they free go to the schedule's waiting list first, in this transaction.
+    Uncommitted: the caller commits. The seats they free go to the schedule's waiting
+    list first, in this transaction.
     """
-    expired = uow.reservations.expire_holds(schedule_id, now)
+    # Without a limit, called as before limits existed: an adapter's older method works.
+    expired = (
+        uow.reservations.expire_holds(schedule_id, now)
+        if limit is None
+        else uow.reservations.expire_holds(schedule_id, now, limit)
+    )
     if expired is None:
         raise drift(schedule_id)
     if expired:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from reservation_core._use_cases._offers import offer_seats, settle_offer
 from reservation_core._use_cases._plan import MAX_HOLD, Cases, Plan, Step
 from reservation_core._use_cases._rules import (
+    after_lapse,
     confirmable,
     drift,
     duplicate,
@@ -100,14 +101,7 @@ class ReservationCases(Cases):
                 return dataclasses.replace(
                     current, status=ReservationStatus.CONFIRMED, updated_at=now
                 )
-            # Expired, or moved by a concurrent call: expire the schedule's lapsed holds
-            # (schedule row first), commit that, and answer for the status as it is now.
-            if expire_holds(uow, current.schedule_id, now):
-                uow.commit()
-            latest = owned_reservation(uow, rid, None)
-            if latest.status is ReservationStatus.HELD:
-                raise TransientConflict("hold neither confirmed nor expired")
-            return confirmable(latest)
+            return after_lapse(uow, Action.CONFIRM, current, now)
 
         result: Reservation = yield Step(use_case)
         return result

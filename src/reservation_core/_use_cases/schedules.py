@@ -1,11 +1,16 @@
-"""The use cases of schedules: create, read, change the capacity (private)."""
+"""The use cases of schedules: create, read, list, change the capacity (private)."""
 
 from __future__ import annotations
 
 from reservation_core._use_cases._offers import offer_seats
 from reservation_core._use_cases._plan import Cases, Plan, Step
 from reservation_core._use_cases._rules import existing_schedule
-from reservation_core.domain import Schedule
+from reservation_core._use_cases.paging import (
+    MAX_PAGE_SIZE,
+    decode_schedule_cursor,
+    encode_schedule_cursor,
+)
+from reservation_core.domain import Schedule, SchedulePage
 from reservation_core.domain._validation import check_count, check_id, check_pools, invalid
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.ports import AbstractUnitOfWork
@@ -49,6 +54,19 @@ class ScheduleCases(Cases):
     def get_schedule(self, schedule_id: object) -> Plan[Schedule]:
         sid = check_id("schedule_id", schedule_id)
         result: Schedule = yield Step(lambda uow: existing_schedule(uow, sid))
+        return result
+
+    def list_schedules(self, limit: object, after: object) -> Plan[SchedulePage]:
+        size = check_count("limit", limit, minimum=1, maximum=MAX_PAGE_SIZE)
+        position = decode_schedule_cursor(after)
+
+        def use_case(uow: AbstractUnitOfWork) -> SchedulePage:
+            found = uow.schedules.page(position, size + 1)
+            items = tuple(found[:size])
+            more = len(found) > size
+            return SchedulePage(items, encode_schedule_cursor(items[-1]) if more else None)
+
+        result: SchedulePage = yield Step(use_case)
         return result
 
     def change_capacity(self, schedule_id: object, capacity: object) -> Plan[Schedule]:

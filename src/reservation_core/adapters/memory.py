@@ -21,7 +21,12 @@ from reservation_core.domain import (
     Schedule,
 )
 from reservation_core.domain._booking import counters_of, fits
-from reservation_core.domain._events import QUANTITY_CHANGED, entry_event_of, event_of
+from reservation_core.domain._events import (
+    HOLD_EXTENDED,
+    QUANTITY_CHANGED,
+    entry_event_of,
+    event_of,
+)
 from reservation_core.domain._waitlist import WaitlistEntry, WaitlistStatus
 from reservation_core.ports import (
     AbstractAsyncUnitOfWork,
@@ -55,6 +60,8 @@ class InMemoryStore:
         #: The events by id, and each consumer's deliveries: (claimed_at, acked_at).
         self.events: dict[int, ReservationEvent] = {}
         self.deliveries: dict[tuple[str, int], tuple[datetime, datetime | None]] = {}
+        #: Every consumer name that ever claimed, and when it last did.
+        self.consumers: dict[str, datetime] = {}
         self.event_ids = itertools.count(1)
         #: Waiting-list entries by id (in join order) and each one's ``offer_for``.
         self.entries: dict[str, WaitlistEntry] = {}
@@ -136,6 +143,10 @@ class _Schedules:
             schedule = self._store.schedules[schedule_id]
             self._put(dataclasses.replace(schedule, reserved=schedule.reserved + seats))
 
+    def page(self, after: str | None, limit: int) -> list[Schedule]:
+        ids = sorted(i for i in self._store.schedules if after is None or i > after)
+        return [self._store.schedules[i] for i in ids[:limit]]
+
     def _put(self, schedule: Schedule) -> None:
         self._journal.put(self._store.schedules, schedule.id, schedule)
 
@@ -181,9 +192,7 @@ class _Reservations:
             return False
         changed = dataclasses.replace(current, quantity=to_quantity, updated_at=at)
         self._journal.put(self._store.reservations, reservation_id, changed)
-        event_id = next(self._store.event_ids)
-        event = dataclasses.replace(event_of(changed, event_id), type=QUANTITY_CHANGED)
-        self._journal.put(self._store.events, event_id, event)
+        self._append_event(changed, QUANTITY_CHANGED)
         return True
 
     def active_users(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -192,9 +201,9 @@ class _Reservations:
     def of_order(self, order_id: str) -> list[Reservation]:
         return [r for r in self._store.reservations.values() if r.order_id == order_id]
 
-    def _append_event(self, reservation: Reservation) -> None:
+    def _append_event(self, reservation: Reservation, kind: str | None = None) -> None:
         event_id = next(self._store.event_ids)  # never reused, like a sequence
-        self._journal.put(self._store.events, event_id, event_of(reservation, event_id))
+        self._journal.put(self._store.events, event_id, event_of(reservation, event_id, kind))
 
     def get(self, reservation_id: str) -> Reservation | None:
         return self._store.reservations.get(reservation_id)
@@ -211,14 +220,23 @@ class _Reservations:
             reservation_id, ReservationStatus.HELD, ReservationStatus.CONFIRMED, at
         )
 
-    def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
+    def extend_hold(self, reservation_id: str, at: datetime, expires_at: datetime) -> bool:
+        current = self._store.reservations.get(reservation_id)
+        if current is None or not _unexpired_hold(current, at):
+            return False
+        extended = dataclasses.replace(current, updated_at=at, expires_at=expires_at)
+        self._journal.put(self._store.reservations, reservation_id, extended)
+        self._append_event(extended, HOLD_EXTENDED)
+        return True
+
+    def expire_holds(self, schedule_id: str, at: datetime, limit: int | None = None) -> int | None:
         lapsed = [
             r
             for r in self._store.reservations.values()
             if r.schedule_id == schedule_id
             and r.status is ReservationStatus.HELD
             and not _unexpired_hold(r, at)
-        ]
+        ][:limit]
         if not lapsed:
             return 0
         if self._schedules.release_seats(schedule_id, sum(r.quantity for r in lapsed)) is None:
@@ -227,14 +245,13 @@ class _Reservations:
             self.try_transition(r.id, ReservationStatus.HELD, ReservationStatus.EXPIRED, at)
         return len(lapsed)
 
-    def schedules_with_expired_holds(self, at: datetime) -> list[str]:
-        return sorted(
-            {
-                r.schedule_id
-                for r in self._store.reservations.values()
-                if r.status is ReservationStatus.HELD and not _unexpired_hold(r, at)
-            }
+    def schedules_with_expired_holds(self, at: datetime, limit: int | None = None) -> list[str]:
+        lapsed = sorted(
+            (r.expires_at, r.schedule_id)
+            for r in self._store.reservations.values()
+            if r.status is ReservationStatus.HELD and not _unexpired_hold(r, at)
         )
+        return sorted({schedule_id for _, schedule_id in lapsed[:limit]})
 
     def page(
         self,
@@ -401,6 +418,17 @@ class _IdempotencyKeys:
             self._journal.pop(self._store.idempotency_keys, slot)
         return len(expired)
 
+    def purge_batch(self, created_before: datetime, limit: int, skip_locked: bool = True) -> int:
+        keys = self._store.idempotency_keys
+        expired = sorted(
+            (record.created_at, slot)
+            for slot, record in keys.items()
+            if record.created_at < created_before
+        )
+        for _, slot in expired[:limit]:
+            self._journal.pop(keys, slot)
+        return len(expired[:limit])
+
 
 class _Events:
     def __init__(self, store: InMemoryStore, journal: _Journal) -> None:
@@ -410,6 +438,7 @@ class _Events:
         self, consumer: str, limit: int, now: datetime, lease_expired: datetime
     ) -> list[ReservationEvent]:
         deliveries = self._store.deliveries
+        self._journal.put(self._store.consumers, consumer, now)
         claimed: list[ReservationEvent] = []
         for event_id in sorted(self._store.events):
             delivery = deliveries.get((consumer, event_id))
@@ -431,6 +460,27 @@ class _Events:
 
     def purge(self, occurred_before: datetime) -> int:
         old = [i for i, e in self._store.events.items() if e.occurred_at < occurred_before]
+        return self._delete(old)
+
+    def purge_acknowledged(
+        self, occurred_before: datetime, limit: int, after: int = 0, skip_locked: bool = True
+    ) -> tuple[int, int]:
+        deliveries = self._store.deliveries
+        done = [
+            event_id
+            for event_id, event in sorted(self._store.events.items())
+            if event_id > after
+            and event.occurred_at < occurred_before
+            and all(
+                deliveries.get((consumer, event_id), (None, None))[1] is not None
+                for consumer in self._store.consumers
+            )
+        ]
+        batch = done[:limit]
+        return self._delete(batch), max(batch, default=after)
+
+    def _delete(self, old: list[int]) -> int:
+        """Delete the events ``old`` and their deliveries; how many."""
         for event_id in old:
             self._journal.pop(self._store.events, event_id)
         gone = set(old)

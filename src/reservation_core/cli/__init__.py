@@ -1,4 +1,4 @@
-"""The ``reservation-core`` command: demo, stress, audit, migrate, events and relay.
+"""The ``reservation-core`` command: demo, stress, audit, migrate, events, relay, maintain.
 
 Exit status: 0 success, 1 a check failed (inconsistency, drift, violation), 2 a usage or
 database error, reported as one line on stderr.
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import exc as sa_exc
 
 from reservation_core import BusinessException, __version__
-from reservation_core.cli import audit, demo, events, migrate, relay, stress
+from reservation_core.cli import audit, demo, events, maintain, migrate, relay, stress
 from reservation_core.cli._common import one_line
 from reservation_core.cli._urls import CliError, redact
 from reservation_core.relay import RelayError
@@ -30,12 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Reservations with a fixed capacity that never overbook: try it, "
-        "load-test a database, audit seat counts, migrate the schema, read or relay the events.",
+        "load-test a database, audit seat counts, migrate the schema, read or relay the events, "
+        "run the periodic jobs.",
         epilog="Exit status: 0 success, 1 a check failed, 2 a usage or database error.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for command in (demo, stress, audit, migrate, events, relay):
+    for command in (demo, stress, audit, migrate, events, relay, maintain):
         command.add_parser(commands)
     return parser
 

@@ -31,7 +31,9 @@ class ReservationEvent:
         id: increasing with the order the events were written (not always the order
             their transactions committed: a consumer may see a lower id after a higher).
         type: ``"reservation."`` and the new status in lower case, e.g.
-            ``"reservation.refunded"``.
+            ``"reservation.refunded"``; a change that keeps the status has a type of its
+            own: ``"reservation.hold_extended"`` (:data:`HOLD_EXTENDED`), a hold given a
+            later ``expires_at``.
         reservation_id, schedule_id, user_id, quantity: the reservation's fields.
         status: the status the reservation moved to.
         occurred_at: when (timezone-aware UTC): the reservation's ``updated_at``.
@@ -56,6 +58,10 @@ def event_type(status: ReservationStatus) -> str:
     return f"reservation.{status.lower()}"
 
 
+#: The event type of a hold given a later ``expires_at`` (its status stays ``HELD``).
+HOLD_EXTENDED = "reservation.hold_extended"
+
+
 #: The fields an event carries besides its ``id`` (which the store assigns), in order:
 #: the columns of ``rc_events`` and the keys of :func:`event_fields`.
 EVENT_FIELDS: tuple[str, ...] = tuple(
@@ -63,13 +69,14 @@ EVENT_FIELDS: tuple[str, ...] = tuple(
 )
 
 
-def event_fields(reservation: Reservation) -> dict[str, Any]:
+def event_fields(reservation: Reservation, kind: str | None = None) -> dict[str, Any]:
     """The event of ``reservation`` as it now is: :data:`EVENT_FIELDS` and their values.
 
-    ``status`` is the status's string; ``occurred_at`` the reservation's ``updated_at``.
+    ``status`` is the status's string; ``occurred_at`` the reservation's ``updated_at``;
+    ``type`` is ``kind``, by default the one of a move to the reservation's status.
     """
     return {
-        "type": event_type(reservation.status),
+        "type": event_type(reservation.status) if kind is None else kind,
         "reservation_id": reservation.id,
         "schedule_id": reservation.schedule_id,
         "user_id": reservation.user_id,
@@ -99,9 +106,9 @@ def event_status(event_type: str, status: str) -> ReservationStatus | WaitlistSt
     return ReservationStatus(status)
 
 
-def event_of(reservation: Reservation, event_id: int) -> ReservationEvent:
+def event_of(reservation: Reservation, event_id: int, kind: str | None = None) -> ReservationEvent:
     """The event of ``reservation`` as it now is, numbered ``event_id`` (for stores in Python)."""
-    fields = event_fields(reservation)
+    fields = event_fields(reservation, kind)
     fields["status"] = reservation.status
     return ReservationEvent(id=event_id, **fields)
 

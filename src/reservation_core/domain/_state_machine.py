@@ -17,6 +17,7 @@ class Action(enum.StrEnum):
     CANCEL = "cancel"
     REFUND = "refund"
     EXPIRE = "expire"
+    EXTEND = "extend"
 
 
 #: The state machine as data: for each action and current status, either the status the
@@ -61,6 +62,17 @@ TRANSITIONS: Mapping[Action, Mapping[ReservationStatus, ReservationStatus | Erro
                     ReservationStatus.CANCELLED: ErrorCode.INVALID_STATE_TRANSITION,
                     ReservationStatus.REFUNDED: ErrorCode.INVALID_STATE_TRANSITION,
                     ReservationStatus.EXPIRED: ErrorCode.INVALID_STATE_TRANSITION,
+                }
+            ),
+            # Extending a hold keeps it HELD with a later expires_at; past its expires_at
+            # it is HOLD_EXPIRED, as for confirm (the service decides that with its clock).
+            Action.EXTEND: MappingProxyType(
+                {
+                    ReservationStatus.HELD: ReservationStatus.HELD,
+                    ReservationStatus.CONFIRMED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.CANCELLED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.REFUNDED: ErrorCode.INVALID_STATE_TRANSITION,
+                    ReservationStatus.EXPIRED: ErrorCode.HOLD_EXPIRED,
                 }
             ),
         }

@@ -64,7 +64,8 @@ class Reservation:
         quantity: the number of seats.
         status: where the reservation is in its life cycle.
         created_at: when it was made (timezone-aware UTC).
-        updated_at: when its status last changed (timezone-aware UTC).
+        updated_at: when it last changed: its status, or a hold's ``expires_at``
+            (timezone-aware UTC).
         expires_at: for a hold, when it expires unless confirmed (timezone-aware UTC);
             kept after the hold is confirmed or cancelled. ``None`` for a reservation
             that was never a hold.
@@ -112,3 +113,34 @@ class ReservationPage:
 
     items: tuple[Reservation, ...]
     next_cursor: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SchedulePage:
+    """One page of :meth:`~reservation_core.ReservationService.list_schedules`.
+
+    Attributes:
+        items: the schedules, in the order of their ids.
+        next_cursor: pass it as ``after=`` for the next page; ``None`` on the last page.
+    """
+
+    items: tuple[Schedule, ...]
+    next_cursor: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HousekeepingReport:
+    """What one :meth:`~reservation_core.ReservationService.run_housekeeping` did.
+
+    Attributes:
+        holds_expired: lapsed holds moved to ``EXPIRED``, their seats returned.
+        idempotency_keys_purged: idempotency keys older than the TTL deleted.
+        events_purged: events deleted that every known consumer had acknowledged and
+            that were older than the retention.
+        transactions: the transactions it ran (each touching at most ``batch_size`` rows).
+    """
+
+    holds_expired: int = 0
+    idempotency_keys_purged: int = 0
+    events_purged: int = 0
+    transactions: int = 0

@@ -210,12 +210,12 @@ class Model:
     ) -> Refusal | ReservationStatus:
         """Not found, the refusal :data:`TRANSITIONS` names, or the status moved to.
 
-        Confirming a lapsed hold is ``HOLD_EXPIRED``, as confirming an ``EXPIRED`` one.
+        Confirming or extending a lapsed hold is ``HOLD_EXPIRED``, as for an ``EXPIRED`` one.
         """
         found = self.get_reservation(reservation_id, user_id)
         if isinstance(found, Refusal):
             return found
-        if action is Action.CONFIRM and lapsed(found, now):
+        if action in (Action.CONFIRM, Action.EXTEND) and lapsed(found, now):
             return Refusal(ErrorCode.HOLD_EXPIRED, {"reservation_id": found.id})
         outcome = TRANSITIONS[action][found.status]
         return outcome if isinstance(outcome, ReservationStatus) else Refusal(outcome)

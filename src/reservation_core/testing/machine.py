@@ -369,7 +369,9 @@ class _ReservationMachine(RuleBasedStateMachine):
         self._require_expired(own_lapsed)
         return None
 
-    def _move(self, action: Action, reservation: Ref, as_user: Ref) -> None:
+    def _move(
+        self, action: Action, reservation: Ref, as_user: Ref, hold_for: timedelta = timedelta(0)
+    ) -> None:
         rid = self._reservation_id(reservation)
         uid = self._user_for(rid, as_user)
         known = self.model.reservations.get(rid) if type(rid) is str else None
@@ -382,6 +384,7 @@ class _ReservationMachine(RuleBasedStateMachine):
             Action.CANCEL: self.service.cancel_reservation,
             Action.REFUND: self.service.refund_reservation,
             Action.CONFIRM: self.service.confirm_reservation,
+            Action.EXTEND: functools.partial(self.service.extend_hold, hold_for=hold_for),
         }[action]
 
         def call() -> Reservation:
@@ -394,7 +397,13 @@ class _ReservationMachine(RuleBasedStateMachine):
             return
         result = self._succeeds(call)
         before = self.model.reservations[rid]
-        if before.status is expected:  # confirming a CONFIRMED reservation: unchanged
+        if action is Action.EXTEND:  # an extended hold: HELD still, a new deadline from now
+            _require(
+                result.expires_at == result.updated_at + hold_for,
+                f"{result!r}: expires_at must be updated_at + hold_for ({hold_for})",
+            )
+            before = dataclasses.replace(before, expires_at=result.expires_at)
+        elif before.status is expected:  # confirming a CONFIRMED reservation: unchanged
             self._same(result, before)
             return
         self._same(
@@ -409,6 +418,12 @@ class _ReservationMachine(RuleBasedStateMachine):
     def confirm_reservation(self, reservation: Ref, as_user: Ref) -> None:
         """Confirm, before or after the hold lapsed, as anyone, the owner or another user."""
         self._move(Action.CONFIRM, reservation, as_user)
+
+    @precondition(_has_reservations)
+    @rule(reservation=RESERVATION, as_user=AS_USER, minutes=st.integers(1, 30))
+    def extend_hold(self, reservation: Ref, as_user: Ref, minutes: int) -> None:
+        """Extend, before or after the hold lapsed, as anyone, the owner or another user."""
+        self._move(Action.EXTEND, reservation, as_user, timedelta(minutes=minutes))
 
     @precondition(_has_clock)
     @rule(minutes=st.integers(1, 20))

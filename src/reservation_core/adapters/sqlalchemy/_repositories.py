@@ -16,7 +16,7 @@ from reservation_core.domain import (
     event_type,
 )
 from reservation_core.domain._booking import counters_of, decide_group
-from reservation_core.domain._events import QUANTITY_CHANGED, event_status
+from reservation_core.domain._events import HOLD_EXTENDED, QUANTITY_CHANGED, event_status
 from reservation_core.domain._waitlist import WaitlistEntry, WaitlistStatus, waitlist_event_type
 from reservation_core.ports import (
     DuplicateReservationError,
@@ -49,6 +49,9 @@ if TYPE_CHECKING:  # the runner's unit of work builds these repositories
 class _Repository:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
+
+    def _skip_locked(self, wanted: bool) -> bool:
+        return wanted and self._runner.rules.skips_locked_rows(self._runner.connection)
 
 
 class SqlSchedules(_Repository):
@@ -126,6 +129,21 @@ class SqlSchedules(_Repository):
 
     def move_waitlist(self, schedule_id: str, change: int) -> None:
         self._runner.execute(sql.MOVE_WAITLIST, {"schedule_id": schedule_id, "change": change})
+
+    def page(self, after: str | None, limit: int) -> list[Schedule]:
+        if after is None:
+            rows = self._runner.execute(sql.SCHEDULES_PAGE, {"p_limit": limit})
+        else:
+            rows = self._runner.execute(
+                sql.SCHEDULES_PAGE_AFTER, {"p_after": after, "p_limit": limit}
+            )
+        found = rows.all()
+        pooled = [row.id for row in found if row.pool_count]
+        pools = self._pools_of(pooled) if pooled else {}
+        return [
+            Schedule(row.id, row.capacity, row.reserved, pools.get(row.id, ()), row.waitlisted)
+            for row in found
+        ]
 
 
 class SqlReservations(_Repository):
@@ -221,16 +239,28 @@ class SqlReservations(_Repository):
         self._event_of(reservation_id, ReservationStatus.CONFIRMED)
         return True
 
-    def _event_of(self, reservation_id: str, status: ReservationStatus) -> None:
-        """Append the event of a move to ``status`` the reservation's row just made."""
-        params = {"reservation_id": reservation_id, "p_type": event_type(status)}
+    def _event_of(self, reservation_id: str, status: ReservationStatus | str) -> None:
+        """Append the event of a move to ``status`` the reservation's row just made.
+
+        Or, given an event type (``str``), the event of that change.
+        """
+        kind = event_type(status) if isinstance(status, ReservationStatus) else status
+        params = {"reservation_id": reservation_id, "p_type": kind}
         self._runner.execute(sql.APPEND_TRANSITION_EVENT, params)
 
-    def expire_holds(self, schedule_id: str, at: datetime) -> int | None:
+    def extend_hold(self, reservation_id: str, at: datetime, expires_at: datetime) -> bool:
+        params = {"reservation_id": reservation_id, "at": at, "p_expires_at": expires_at}
+        if self._runner.execute(sql.EXTEND_HOLD, params).rowcount != 1:
+            return False
+        self._event_of(reservation_id, HOLD_EXTENDED)
+        return True
+
+    def expire_holds(self, schedule_id: str, at: datetime, limit: int | None = None) -> int | None:
         run = self._runner.execute
         # Looked up without a lock first: a sold-out schedule without lapsed holds (the
         # common refusal) costs one indexed read and no wait on the schedule's row lock.
-        lapsed = run(sql.LAPSED_HOLDS, {"schedule_id": schedule_id, "at": at}).all()
+        params = {"schedule_id": schedule_id, "at": at}
+        lapsed = run(*sql.limited(sql.LAPSED_HOLDS, params, limit)).all()
         if not lapsed:
             return 0
         schedules = SqlSchedules(self._runner)
@@ -244,8 +274,10 @@ class SqlReservations(_Repository):
             return expired
         return expired if schedules.release_from_counters(counters, schedule_id, seats) else None
 
-    def schedules_with_expired_holds(self, at: datetime) -> list[str]:
-        rows = self._runner.execute(sql.SCHEDULES_WITH_LAPSED_HOLDS, {"at": at})
+    def schedules_with_expired_holds(self, at: datetime, limit: int | None = None) -> list[str]:
+        rows = self._runner.execute(
+            *sql.limited(sql.SCHEDULES_WITH_LAPSED_HOLDS, {"at": at}, limit)
+        )
         return sorted(set(rows.scalars()))
 
     def page(
@@ -316,6 +348,14 @@ class SqlIdempotencyKeys(_Repository):
     def purge(self, created_before: datetime) -> int:
         return self._runner.execute(sql.PURGE_KEYS, {"before": created_before}).rowcount
 
+    def purge_batch(self, created_before: datetime, limit: int, skip_locked: bool = True) -> int:
+        run, params = self._runner.execute, {"p_before": created_before, "p_limit": limit}
+        query = sql.expired_keys(self._skip_locked(skip_locked))
+        keys = [tuple(row) for row in run(query, params)]
+        if not keys:
+            return 0
+        return run(sql.DELETE_KEYS, {**params, "p_keys": keys}).rowcount
+
 
 class SqlEvents(_Repository):
     def claim(
@@ -355,6 +395,18 @@ class SqlEvents(_Repository):
     def purge(self, occurred_before: datetime) -> int:
         self._runner.execute(sql.PURGE_DELIVERIES, {"p_before": occurred_before})
         return self._runner.execute(sql.PURGE_EVENTS, {"p_before": occurred_before}).rowcount
+
+    def purge_acknowledged(
+        self, occurred_before: datetime, limit: int, after: int = 0, skip_locked: bool = True
+    ) -> tuple[int, int]:
+        run = self._runner.execute
+        query = sql.acknowledged_events(self._skip_locked(skip_locked))
+        params = {"p_after": after, "p_before": occurred_before, "p_limit": limit}
+        ids = [int(i) for i in run(query, params).scalars()]
+        if not ids:
+            return 0, after
+        run(sql.DELETE_DELIVERIES_OF, {"p_ids": ids})
+        return run(sql.DELETE_EVENTS, {"p_ids": ids}).rowcount, max(ids)
 
 
 def _event(row: Row[Any]) -> ReservationEvent:

@@ -23,11 +23,13 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     literal_column,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.sql.dml import Update
@@ -483,3 +485,96 @@ APPEND_ENTRY_EVENT = insert(events).from_select(
         _W.updated_at,
     ).where(_W.id == bindparam("entry_id")),
 )
+
+
+# -- housekeeping: bounded batches, and one page of schedules --------------------------------
+
+
+def _limit(name: str = "p_limit") -> Any:
+    return bindparam(name, type_=Integer, literal_execute=True)
+
+
+#: Keyset pages of schedules in id order, on the primary key.
+SCHEDULES_PAGE = (
+    select(_S.id, _S.capacity, _S.reserved, _S.pool_count, _S.waitlisted)
+    .order_by(_S.id)
+    .limit(_limit())
+)
+SCHEDULES_PAGE_AFTER = SCHEDULES_PAGE.where(_S.id > bindparam("p_after"))
+#: A hold extended: the same compare-and-set as :data:`CONFIRM_HOLD`, so that of an
+#: extension and a confirm, cancel or expiry racing on one hold, exactly one matches.
+EXTEND_HOLD = (
+    update(reservations)
+    .where(
+        _R.id == bindparam("reservation_id"),
+        _R.status == _HELD,
+        _R.expires_at > bindparam("at"),
+    )
+    .values(expires_at=bindparam("p_expires_at"), updated_at=bindparam("at"))
+)
+_BATCHES = {
+    id(LAPSED_HOLDS): LAPSED_HOLDS.limit(_limit()),
+    # The earliest to lapse first: the order of the (status, expires_at, ...) index.
+    id(SCHEDULES_WITH_LAPSED_HOLDS): SCHEDULES_WITH_LAPSED_HOLDS.order_by(_R.expires_at).limit(
+        _limit()
+    ),
+}
+
+
+def limited(
+    query: Select[Any], params: dict[str, Any], limit: int | None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """``query`` and ``params`` as they are, or, with a ``limit``, its batch of that size."""
+    if limit is None:
+        return query, params
+    return _BATCHES[id(query)], {**params, "p_limit": limit}
+
+
+@functools.cache
+def expired_keys(skip_locked: bool) -> Select[Any]:
+    """The oldest expired idempotency keys, locked (skipping those others hold, if asked)."""
+    return (
+        select(_K.user_id, _K.key)
+        .where(_K.created_at < bindparam("p_before"))
+        .order_by(_K.created_at)
+        .limit(_limit())
+        .with_for_update(skip_locked=skip_locked)
+    )
+
+
+# The created_at condition again: without SKIP LOCKED a concurrent replacement may have
+# refreshed a key between the read and the delete.
+DELETE_KEYS = delete(idempotency_keys).where(
+    tuple_(_K.user_id, _K.key).in_(bindparam("p_keys", expanding=True)),
+    _K.created_at < bindparam("p_before"),
+)
+
+#: An event every known consumer has acknowledged: no consumer without an acknowledged
+#: delivery of it (with no consumer known, every event).
+_ACKED_BY_ALL = ~exists(
+    select(_C.consumer).where(
+        ~exists(
+            select(_D.event_id)
+            .where(_D.consumer == _C.consumer, _D.event_id == _E.id, _D.acked_at.is_not(None))
+            .correlate_except(event_deliveries)  # the event of the outermost query
+        )
+    )
+)
+
+
+@functools.cache
+def acknowledged_events(skip_locked: bool) -> Select[Any]:
+    """The oldest events every consumer acknowledged, older than ``p_before``, locked."""
+    return (
+        select(_E.id)
+        .where(_E.id > bindparam("p_after"), _E.occurred_at < bindparam("p_before"), _ACKED_BY_ALL)
+        .order_by(_E.id)
+        .limit(_limit())
+        .with_for_update(skip_locked=skip_locked)
+    )
+
+
+DELETE_DELIVERIES_OF = delete(event_deliveries).where(
+    _D.event_id.in_(bindparam("p_ids", expanding=True))
+)
+DELETE_EVENTS = delete(events).where(_E.id.in_(bindparam("p_ids", expanding=True)))

@@ -133,6 +133,14 @@ class DialectRules:
         connection.execute(sql.APPEND_TRANSITION_EVENT, params)
         return True
 
+    def skips_locked_rows(self, connection: Connection) -> bool:
+        """Whether a locking read may skip rows other transactions hold (``SKIP LOCKED``).
+
+        Housekeeping batches read their rows so: several processes then purge different
+        batches instead of queueing on the same rows. (SQLite omits the locking clause.)
+        """
+        return True
+
     def insert_group(self, connection: Connection, group: list[Reservation]) -> None:
         """Insert a decided group's reservations and events and add their seats.
 

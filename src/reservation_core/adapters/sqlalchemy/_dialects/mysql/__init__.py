@@ -180,6 +180,13 @@ class MySQLRules(DialectRules):
         isolated = configured_isolation(connection) == self.isolation_level
         return book_group_in_one_script(self, connection, group, isolated)
 
+    def skips_locked_rows(self, connection: Connection) -> bool:
+        """MariaDB from 10.6 and MySQL from 8.0.1; not when the server's version is unknown."""
+        dialect = connection.dialect
+        version = dialect.server_version_info or ()
+        mariadb = getattr(dialect, "is_mariadb", False)
+        return version >= (SINCE if mariadb else (8, 0, 1))  # MariaDB 10.6 brought it too
+
 
 class PyMySQLRules(MySQLRules):
     """PyMySQL: ``error.args == (errno, message)``."""
