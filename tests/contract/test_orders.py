@@ -222,6 +222,20 @@ def test_an_idempotent_order_replays_and_refuses_another_request(
     assert remaining(service, ids) == [3, 2, 1]
 
 
+def test_an_unknown_schedule_outranks_a_reused_key_and_names_its_line(
+    service: ReservationService, ids: list[str], new_id: Callable[[str], str]
+) -> None:
+    user = new_id("u")
+    service.create_order(user, [OrderLine(ids[0])], idempotency_key="k")
+    error = refused(
+        lambda: service.create_order(
+            user, [OrderLine(ids[1]), OrderLine("no-such-schedule")], idempotency_key="k"
+        )
+    )
+    assert error.code is ErrorCode.SCHEDULE_NOT_FOUND
+    assert error.details == {"schedule_id": "no-such-schedule", "line": 1}
+
+
 def test_a_refused_order_does_not_use_up_its_key(
     service: ReservationService, ids: list[str], new_id: Callable[[str], str]
 ) -> None:

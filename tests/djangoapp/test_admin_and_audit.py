@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test import Client
 
+from reservation_core import OrderLine
 from reservation_core.contrib.django import get_service
 from tests.djangoapp.conftest import alias_params
 from tests.djangoapp.helpers import seats
@@ -44,6 +45,27 @@ def test_the_admin_lists_schedules_and_reservations_and_changes_nothing(
     )
     assert deleted.status_code == 403
     assert seats("default", sid).confirmed_count == 1
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_pools_and_order_ids_read_only(new_id: Callable[[str], str]) -> None:
+    service, pool, sid = get_service(), new_id("room"), new_id("talk")
+    service.create_schedule(pool, 5)
+    service.create_schedule(sid, 2, pools=[pool])
+    (line,) = service.create_order("alice", [OrderLine(sid)])
+    client = Client()
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    listed = client.get("/admin/reservation_core/schedule/", {"q": sid}).content.decode()
+    assert re.search(rf"{sid}.*{pool}", listed, re.S)
+    detail = client.get(f"/admin/reservation_core/schedule/{sid}/change/").content.decode()
+    assert "pools" in detail
+    assert pool in detail
+    reservations = client.get("/admin/reservation_core/reservation/", {"q": line.order_id})
+    assert line.id in reservations.content.decode()
+    assert line.order_id in reservations.content.decode()
+    changed = client.post(f"/admin/reservation_core/schedule/{sid}/change/", {"pools": ""})
+    assert changed.status_code == 403
+    assert service.get_schedule(sid).pools == (pool,)
 
 
 @pytest.mark.parametrize("alias", alias_params(transaction=True), indirect=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,13 +12,18 @@ from alembic.script import ScriptDirectory
 from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
 
+from reservation_core import OrderLine, ReservationStatus
 from reservation_core.adapters.sqlalchemy import metadata
+from reservation_core.contrib.django import get_service
 from reservation_core.migrations import SCRIPT_DIRECTORY
+from tests.counters import counter_errors
 from tests.djangoapp.conftest import alias_params
 
 each_alias = pytest.mark.parametrize("alias", alias_params(transaction=True), indirect=True)
+
+NewId = Callable[[str], str]
 
 
 def engine_of(alias: str) -> Engine:
@@ -74,3 +82,39 @@ def test_every_alembic_revision_has_its_django_migration(alias: str) -> None:
 @pytest.mark.django_db
 def test_the_models_need_no_new_migration() -> None:
     call_command("makemigrations", "reservation_core", check=True, dry_run=True, verbosity=0)
+
+
+@each_alias
+def test_migration_0006_upgrades_a_02_database_with_data(alias: str, new_id: NewId) -> None:
+    """0006 (not atomic: PostgreSQL builds its index CONCURRENTLY) on 0.2 rows in use."""
+    room, held = new_id("room"), str(uuid.uuid4())
+    call_command("migrate", "reservation_core", "0005_rc_holds", database=alias, verbosity=0)
+    engine = engine_of(alias)
+    try:
+        assert "rc_schedule_pools" not in rc_tables(engine)
+        with engine.begin() as connection:  # the 0.2 schema, written as 0.2 wrote it
+            connection.execute(
+                text("INSERT INTO rc_schedules (id, capacity, reserved) VALUES (:id, 4, 1)"),
+                {"id": room},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO rc_reservations (id, schedule_id, user_id, quantity, status, "
+                    "created_at, updated_at, expires_at) VALUES "
+                    "(:id, :room, 'ann', 1, 'HELD', :at, :at, :later)"
+                ),
+                {"id": held, "room": room, "at": "2026-01-01 12:00:00", "later": "2099-01-01"},
+            )
+        call_command("migrate", "reservation_core", database=alias, verbosity=0)
+        assert rc_differences(engine) == []
+    finally:
+        engine.dispose()
+    service, talk = get_service(alias), new_id("talk")
+    kept = service.get_reservation(held)
+    assert (kept.status, kept.order_id, kept.quantity) == (ReservationStatus.HELD, None, 1)
+    assert service.get_schedule(room).pools == ()
+    service.create_schedule(talk, 2, pools=[room])
+    lines = service.create_order("bob", [OrderLine(talk, 2), OrderLine(room)])
+    assert service.get_schedule(room).reserved == 4
+    assert service.get_order(lines[0].order_id or "") == lines
+    assert counter_errors(service, [room, talk]) == []

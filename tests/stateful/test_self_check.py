@@ -34,8 +34,9 @@ SELF_CHECK = settings(
     print_blob=False,
 )
 #: The machine's exploration is the same on every run but depends on its step count: a
-#: longer sequence reaches deeper states (a hold lapsed, then confirmed, then repeated).
-RUNS = [SELF_CHECK, settings(SELF_CHECK, stateful_step_count=60)]
+#: longer sequence reaches deeper states (a hold lapsed, then confirmed, then repeated;
+#: among the lines of orders, more reservations to pick from).
+RUNS = [SELF_CHECK, settings(SELF_CHECK, stateful_step_count=100)]
 
 
 class _Delegate:
@@ -123,10 +124,42 @@ class _RepeatsPageBoundary(_Delegate):
         return list(found[:limit])
 
 
-def _confirms_lapsed_holds(store: InMemoryStore) -> AbstractUnitOfWork:
-    uow = InMemoryUnitOfWork(store)
-    uow.reservations = _ConfirmsLapsedHolds(uow.reservations)
-    return uow
+class _TakesFromTheScheduleOnly(_Delegate):
+    """The bug: a booking's seats are taken from its own schedule, never from its pools."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self._booked: set[str] = set()
+
+    def lock(self, schedule_ids: Any) -> Any:
+        self._booked = set(schedule_ids)
+        return self._inner.lock(schedule_ids)
+
+    def move_seats(self, changes: dict[str, int]) -> None:
+        self._inner.move_seats(
+            {sid: seats for sid, seats in changes.items() if seats < 0 or sid in self._booked}
+        )
+
+
+class _ReturnsToTheScheduleOnly(_Delegate):
+    def release_seats(self, schedule_id: str, quantity: int) -> bool:
+        """The bug: cancel and refund give the seats back to the schedule, not to its pools."""
+        schedule = self._inner.get(schedule_id)
+        if schedule is None or schedule.reserved < quantity:
+            return False
+        self._inner.move_seats({schedule_id: -quantity})
+        return True
+
+
+def _wrapping(repository: str, wrap: Callable[[Any], Any]) -> Callable[..., AbstractUnitOfWork]:
+    """Units of work whose ``repository`` (``"schedules"``, ...) is wrapped by ``wrap``."""
+
+    def make_uow(store: InMemoryStore) -> AbstractUnitOfWork:
+        uow = InMemoryUnitOfWork(store)
+        setattr(uow, repository, wrap(getattr(uow, repository)))
+        return uow
+
+    return make_uow
 
 
 def _extends_lapsed_holds(store: InMemoryStore) -> AbstractUnitOfWork:
@@ -138,18 +171,6 @@ def _extends_lapsed_holds(store: InMemoryStore) -> AbstractUnitOfWork:
 def _expires_without_returning_seats(store: InMemoryStore) -> AbstractUnitOfWork:
     uow = InMemoryUnitOfWork(store)
     uow.reservations = _ExpiresWithoutReturningSeats(uow.reservations, store)
-    return uow
-
-
-def _repeats_page_boundary(store: InMemoryStore) -> AbstractUnitOfWork:
-    uow = InMemoryUnitOfWork(store)
-    uow.reservations = _RepeatsPageBoundary(uow.reservations)
-    return uow
-
-
-def _keeps_seats(store: InMemoryStore) -> AbstractUnitOfWork:
-    uow = InMemoryUnitOfWork(store)
-    uow.schedules = _KeepsSeats(uow.schedules)
     return uow
 
 
@@ -236,6 +257,29 @@ class _ReplaysStaleCopies(ReservationService):
         return self._first_responses.setdefault((user_id, idempotency_key), made)
 
 
+class _KeepsTheLinesThatFit(ReservationService):
+    """The bug: a refused order keeps the lines before the refused one (partial checkout)."""
+
+    def create_order(
+        self,
+        user_id: str,
+        lines: Any,
+        *,
+        idempotency_key: Any = None,
+        hold_for: Any = None,
+    ) -> Any:
+        try:
+            return super().create_order(
+                user_id, lines, idempotency_key=idempotency_key, hold_for=hold_for
+            )
+        except BusinessException as exc:
+            refused = exc.details.get("line")
+            if exc.code is ErrorCode.IDEMPOTENCY_KEY_REUSED or not refused:
+                raise
+            super().create_order(user_id, lines[:refused], hold_for=hold_for)
+            raise
+
+
 def _service(
     make_uow: Callable[[InMemoryStore], AbstractUnitOfWork],
     service_class: type[ReservationService] = ReservationService,
@@ -257,7 +301,9 @@ def _service(
     ("make_service", "symptom"),
     [
         pytest.param(
-            _service(_keeps_seats), "the seats of its HELD and CONFIRMED", id="seats-not-returned"
+            _service(_wrapping("schedules", _KeepsSeats)),
+            "the seats of its HELD and CONFIRMED",
+            id="seats-not-returned",
         ),
         pytest.param(
             _service(_overbooks),
@@ -284,7 +330,9 @@ def _service(
             id="stale-replay",
         ),
         pytest.param(
-            _service(_confirms_lapsed_holds), "expected HOLD_EXPIRED, got Res", id="confirm-lapsed"
+            _service(_wrapping("reservations", _ConfirmsLapsedHolds)),
+            "expected HOLD_EXPIRED, got Res",
+            id="confirm-lapsed",
         ),
         pytest.param(
             _service(_extends_lapsed_holds), "expected HOLD_EXPIRED, got Res", id="extend-lapsed"
@@ -295,7 +343,22 @@ def _service(
             id="expiry-keeps-seats",
         ),
         pytest.param(
-            _service(_repeats_page_boundary),
+            _service(InMemoryUnitOfWork, _KeepsTheLinesThatFit),
+            "the seats of its HELD and CONFIRMED",
+            id="order-not-atomic",
+        ),
+        pytest.param(
+            _service(_wrapping("schedules", _TakesFromTheScheduleOnly)),
+            "and of those of .*, which list it as a pool",
+            id="pool-not-taken",
+        ),
+        pytest.param(
+            _service(_wrapping("schedules", _ReturnsToTheScheduleOnly)),
+            "and of those of .*, which list it as a pool",
+            id="pool-not-returned",
+        ),
+        pytest.param(
+            _service(_wrapping("reservations", _RepeatsPageBoundary)),
             r"pages not in \(created_at, id\) order|got \[",
             id="page-repeats-boundary",
         ),

@@ -93,9 +93,13 @@ class OrderCases(Cases):
                     uid, key, order_fingerprint(checked, duration), order_id, now
                 )
 
-                def found() -> None:  # "not found" outranks key reuse
-                    for schedule_id, _ in checked:
-                        existing_schedule(uow, schedule_id)
+                def found() -> None:  # "not found" outranks key reuse, and names its line
+                    for index, (schedule_id, _) in enumerate(checked):
+                        try:
+                            existing_schedule(uow, schedule_id)
+                        except BusinessException as error:
+                            error.details["line"] = index
+                            raise
 
                 replayed = replay_or_store(
                     uow,

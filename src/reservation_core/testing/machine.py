@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 )
 
 from reservation_core.async_service import AsyncReservationService
-from reservation_core.domain import Action, Reservation, ReservationStatus
+from reservation_core.domain import Action, OrderLine, Reservation, ReservationStatus, Schedule
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.service import ReservationService
 from reservation_core.testing._arguments import (
@@ -32,7 +32,11 @@ from reservation_core.testing._arguments import (
     CAPACITY,
     HOLD_FOR,
     KEY,
+    LINES,
     NEW_SCHEDULE,
+    ORDER,
+    ORDER_HOLD_FOR,
+    POOLS,
     PREFIX_LENGTH,
     QUANTITY,
     RESERVATION,
@@ -43,7 +47,9 @@ from reservation_core.testing._arguments import (
     Exact,
     FakeClock,
     Known,
+    Line,
     Owner,
+    Pool,
     Ref,
     Span,
 )
@@ -51,9 +57,12 @@ from reservation_core.testing._blocking import BlockingService
 from reservation_core.testing._model import (
     ACTIVE,
     NEW,
+    KeyUse,
     Model,
     Refusal,
     invalid_fields,
+    is_valid_lines,
+    is_valid_pools,
     lapsed,
 )
 
@@ -81,6 +90,10 @@ def _is_uuid(text: str) -> bool:
 
 def _has_reservations(machine: _ReservationMachine) -> bool:
     return bool(machine.model.reservations)
+
+
+def _has_orders(machine: _ReservationMachine) -> bool:
+    return bool(machine.model.orders)
 
 
 def _has_idempotency_keys(machine: _ReservationMachine) -> bool:
@@ -159,8 +172,11 @@ class _ReservationMachine(RuleBasedStateMachine):
         """Observe the lapsed holds of a schedule (or, with ``every``, of all schedules)."""
         if not every and (type(schedule_id) is not str or schedule_id not in self.model.capacities):
             return
-        for hold in self.model.lapsed_holds(self._now(), None if every else schedule_id):
-            self._observe(hold.id)
+        # A booking counts with the reservations of its pools and their other schedules.
+        related = None if every else self.model.related(schedule_id)
+        for hold in self.model.lapsed_holds(self._now()):
+            if related is None or hold.schedule_id in related:
+                self._observe(hold.id)
 
     def _require_expired(self, holds: list[Reservation]) -> None:
         for hold in holds:
@@ -183,6 +199,39 @@ class _ReservationMachine(RuleBasedStateMachine):
             return known[ref.index % len(known)] if known else self._resolve("a")
         return self._resolve(ref)
 
+    def _pools(self, drawn: list[Ref | Pool] | Exact) -> Any:
+        if isinstance(drawn, Exact):
+            return drawn.value
+        unpooled = [sid for sid, pools in self.model.pools.items() if not pools]
+        return [
+            (unpooled[ref.index % len(unpooled)] if unpooled else self._resolve("a"))
+            if isinstance(ref, Pool)
+            else self._schedule_id(ref)
+            for ref in drawn
+        ]
+
+    def _lines(self, drawn: list[Line] | Exact) -> Any:
+        """``OrderLine`` s; ``Known`` schedules picked among those no earlier line took."""
+        if isinstance(drawn, Exact):
+            return drawn.value
+        lines: list[OrderLine] = []
+        for line in drawn:
+            sid = self._schedule_id(line.schedule)
+            if isinstance(line.schedule, Known):
+                taken = {existing.schedule_id for existing in lines}
+                free = [known for known in self.model.capacities if known not in taken]
+                if not free:
+                    continue
+                sid = free[line.schedule.index % len(free)]
+            lines.append(OrderLine(sid, line.quantity))  # type: ignore[arg-type]
+        return lines
+
+    def _order_id(self, ref: Ref) -> Any:
+        known = list(self.model.orders)
+        if isinstance(ref, Known):
+            return known[ref.index % len(known)] if known else str(uuid.uuid4())
+        return self._resolve(ref)
+
     def _reservation_id(self, ref: Ref) -> Any:
         known = list(self.model.reservations)
         if isinstance(ref, Known):
@@ -194,6 +243,10 @@ class _ReservationMachine(RuleBasedStateMachine):
             return self._resolve(ref)
         held = self.model.reservations.get(reservation_id) if type(reservation_id) is str else None
         return held.user_id if held is not None else self._resolve("alice")
+
+    def _order_user(self, order_id: Any, ref: Ref) -> Any:
+        lines = self.model.orders.get(order_id) if type(order_id) is str else None
+        return self._user_for(lines[0] if lines else None, ref)
 
     # -- checking answers ------------------------------------------------------------------
 
@@ -236,17 +289,37 @@ class _ReservationMachine(RuleBasedStateMachine):
     @initialize(schedule=SCHEDULE_TAILS, capacity=st.integers(1, 8))
     def first_schedule(self, schedule: str, capacity: int) -> None:
         """Start with a schedule, so that reservations have somewhere to go."""
-        self.create_schedule(schedule, capacity)
+        self.create_schedule(schedule, capacity, [])
 
-    @rule(schedule=NEW_SCHEDULE, capacity=CAPACITY)
-    def create_schedule(self, schedule: Ref, capacity: Any) -> None:
-        """Create a schedule (sometimes one that exists, or with bad arguments)."""
+    @initialize(
+        room=st.integers(1, 8), capacities=st.lists(st.integers(0, 8), min_size=2, max_size=2)
+    )
+    def shared_pool(self, room: int, capacities: list[int]) -> None:
+        """Start with a pool too, and two schedules that count against it (and on their own)."""
+        self.create_schedule("room", room, [])
+        for n, capacity in enumerate(capacities):
+            self.create_schedule(f"w{n}", capacity, ["room"])
+
+    @rule(schedule=NEW_SCHEDULE, capacity=CAPACITY, pools=POOLS)
+    def create_schedule(
+        self, schedule: Ref, capacity: Any, pools: list[Ref | Pool] | Exact
+    ) -> None:
+        """Create a schedule, with or without pools (sometimes one that exists, or bad ones)."""
         sid = self._resolve(schedule)
+        pool_ids = self._pools(pools)
         expected = invalid_fields(
-            {"schedule_id": sid}, counts={"capacity": (capacity, 0)}
-        ) or self.model.create_schedule(sid, capacity)
-        if self._answers(expected, lambda: self.service.create_schedule(sid, capacity)):
-            self.model.set_capacity(sid, capacity)
+            {"schedule_id": sid},
+            counts={"capacity": (capacity, 0)},
+            others={"pools": is_valid_pools(sid, pool_ids)},
+        ) or self.model.create_schedule(sid, capacity, tuple(pool_ids))
+
+        def call() -> object:
+            if pool_ids == []:  # the default
+                return self.service.create_schedule(sid, capacity)
+            return self.service.create_schedule(sid, capacity, pools=pool_ids)
+
+        if self._answers(expected, call) and isinstance(expected, Schedule):
+            self.model.add_schedule(expected)
 
     @rule(schedule=SCHEDULE)
     def get_schedule(self, schedule: Ref) -> None:
@@ -291,14 +364,31 @@ class _ReservationMachine(RuleBasedStateMachine):
         )
 
     @precondition(_has_idempotency_keys)
-    @rule(pick=st.integers(0, 15), other_quantity=st.booleans(), other_kind=st.booleans())
-    def retry_keyed_request(self, pick: int, other_quantity: bool, other_kind: bool) -> None:
-        """Send a keyed request again, as a client retries (or reuse its key for another)."""
+    @rule(pick=st.integers(0, 15), change=st.sampled_from(["none", "quantity", "kind", "call"]))
+    def retry_keyed_request(self, pick: int, change: str) -> None:
+        """Send a keyed request again, as a client retries (or reuse its key for another).
+
+        ``change``: the same request, another quantity, a hold for a booking (or the
+        reverse), or the other call (an order for a booking's key, or the reverse).
+        """
         (uid, key_id), use = list(self.model.keys.items())[pick % len(self.model.keys)]
-        quantity = use.quantity + 1 if other_quantity else use.quantity
-        hold = use.hold != other_kind
-        hold_for = self._hold_for(Span(10)) if hold else None
-        self._reserve(use.schedule_id, uid, quantity, key_id, hold_for=hold_for, hold=hold)
+        more = int(change == "quantity")
+        if isinstance(use, KeyUse) and change != "call":
+            hold = use.hold != (change == "kind")
+            hold_for = self._hold_for(Span(10)) if hold else None
+            quantity = use.quantity + more
+            self._reserve(use.schedule_id, uid, quantity, key_id, hold_for=hold_for, hold=hold)
+        elif isinstance(use, KeyUse):
+            self._order(uid, [OrderLine(use.schedule_id, use.quantity)], key_id, None)
+        elif change != "call":
+            (first, quantity), *rest = use.lines
+            lines = [OrderLine(sid, n) for sid, n in [(first, quantity + more), *rest]]
+            hold_for = use.hold_for
+            if change == "kind":
+                hold_for = None if hold_for is not None else self._hold_for(Span(10))
+            self._order(uid, lines, key_id, hold_for)
+        else:
+            self._reserve(use.lines[0][0], uid, use.lines[0][1], key_id)
 
     def _reserve(
         self,
@@ -349,13 +439,22 @@ class _ReservationMachine(RuleBasedStateMachine):
             == (sid, uid, quantity, status),
             f"{result!r} is not a {status} reservation of {quantity} on {sid!r} for {uid!r}",
         )
+        _require(result.order_id is None, f"{result!r}: a single booking has no order_id")
+        self._require_new(result, hold_for if hold else None)
+        self.model.record(result, key_id, hold=hold)
+        # The user's own lapsed hold there had to go for this one to be made.
+        self._require_expired(own_lapsed)
+        return None
+
+    def _require_new(self, result: Reservation, hold_for: Any) -> None:
+        """A reservation just made: a fresh UUID, UTC times, ``expires_at`` for a hold only."""
         _require(_is_uuid(result.id), f"reservation id {result.id!r} is not a UUID string")
         _require(result.id not in self.model.reservations, f"id {result.id!r} reused")
         _require(
             _is_utc(result.created_at) and result.updated_at >= result.created_at,
             f"{result!r}: timestamps must be UTC-aware, updated_at >= created_at",
         )
-        if hold:
+        if hold_for is not None:
             _require(
                 result.expires_at is not None
                 and _is_utc(result.expires_at)
@@ -364,10 +463,129 @@ class _ReservationMachine(RuleBasedStateMachine):
             )
         else:
             _require(result.expires_at is None, f"{result!r}: a booking has no expires_at")
-        self.model.record(result, key_id, hold=hold)
-        # The user's own lapsed hold there had to go for this one to be made.
-        self._require_expired(own_lapsed)
+
+    # -- orders ----------------------------------------------------------------------------
+
+    @rule(user=USER, lines=LINES, key=KEY, hold_for=ORDER_HOLD_FOR)
+    def create_order(
+        self, user: Ref, lines: list[Line] | Exact, key: Ref, hold_for: Span | Exact | None
+    ) -> None:
+        """Book several schedules all or nothing, held or not, with or without a key."""
+        self._order(
+            self._resolve(user),
+            self._lines(lines),
+            self._resolve(key),
+            None if hold_for is None else self._hold_for(hold_for),
+        )
+
+    def _order(self, uid: Any, lines: Any, key_id: Any, hold_for: Any) -> None:
+        valid = is_valid_lines(lines)
+        requested = [(line.schedule_id, line.quantity) for line in lines] if valid else []
+        for sid, _ in requested:
+            self._sync(sid)
+        now = self._now()
+        expected = invalid_fields(
+            {"user_id": uid},
+            optional_ids={"idempotency_key": key_id},
+            holds=None if hold_for is None else {"hold_for": hold_for},
+            others={"lines": valid},
+        ) or self.model.create_order(uid, requested, key_id, hold_for, now=now)
+        # Each line's schedule releases its lapsed holds first: a booked order saw them go.
+        line_schedules = {sid for sid, _ in requested}
+        lapsed_there = [r for r in self.model.lapsed_holds(now) if r.schedule_id in line_schedules]
+
+        def call() -> tuple[Reservation, ...]:
+            return self.service.create_order(uid, lines, idempotency_key=key_id, hold_for=hold_for)
+
+        if isinstance(expected, Refusal):
+            return self._refused(expected, call)
+        result = self._succeeds(call)
+        _require(type(result) is tuple, f"create_order returned {result!r}, not a tuple")
+        if expected != NEW:  # a replay: the order's lines, as they are now
+            self._same(result, expected)
+            self._same(result, tuple(self._observe(line.id) for line in result))
+            return None
+        status = ReservationStatus.HELD if hold_for is not None else ReservationStatus.CONFIRMED
+        self._same(
+            [(r.schedule_id, r.user_id, r.quantity, r.status) for r in result],
+            [(sid, uid, quantity, status) for sid, quantity in requested],
+        )
+        order_id = result[0].order_id
+        _require(
+            order_id is not None and _is_uuid(order_id) and order_id not in self.model.orders,
+            f"order id {order_id!r} is not a fresh UUID string",
+        )
+        _require(
+            len({(r.order_id, r.created_at, r.expires_at) for r in result}) == 1,
+            f"the lines of an order share its order_id, created_at and expires_at: {result!r}",
+        )
+        for line in result:
+            self._require_new(line, hold_for)
+        self.model.record_order(result, key_id, hold_for)
+        self._require_expired(lapsed_there)
         return None
+
+    @precondition(_has_orders)
+    @rule(order=ORDER, as_user=AS_USER)
+    def get_order(self, order: Ref, as_user: Ref) -> None:
+        """Read an order's lines, as anyone, the owner or another user."""
+        oid = self._order_id(order)
+        uid = self._order_user(oid, as_user)
+        expected = invalid_fields(
+            {"order_id": oid}, optional_ids={"user_id": uid}
+        ) or self.model.get_order(oid, uid)
+        self._answers(expected, lambda: self.service.get_order(oid, user_id=uid))
+
+    @precondition(_has_orders)
+    @rule(order=ORDER, as_user=AS_USER)
+    def confirm_order(self, order: Ref, as_user: Ref) -> None:
+        """Confirm an order's held lines, before or after the hold lapsed, as anyone."""
+        self._move_order(Action.CONFIRM, order, as_user)
+
+    @precondition(_has_orders)
+    @rule(order=ORDER, as_user=AS_USER)
+    def cancel_order(self, order: Ref, as_user: Ref) -> None:
+        """Cancel an order's active lines, as anyone, the owner or another user."""
+        self._move_order(Action.CANCEL, order, as_user)
+
+    def _move_order(self, action: Action, order: Ref, as_user: Ref) -> None:
+        oid = self._order_id(order)
+        uid = self._order_user(oid, as_user)
+        known = self.model.order(oid) if type(oid) is str and oid in self.model.orders else ()
+        for line in known:
+            self._sync(line.schedule_id)
+        known = tuple(self.model.reservations[line.id] for line in known)
+        invalid = invalid_fields({"order_id": oid}, optional_ids={"user_id": uid})
+        expected: Refusal | set[str]
+        if action is Action.CONFIRM:
+            expected = invalid or self.model.confirm_order(oid, uid, now=self._now())
+            method, status = self.service.confirm_order, ReservationStatus.CONFIRMED
+        else:
+            expected = invalid or self.model.cancel_order(oid, uid)
+            method, status = self.service.cancel_order, ReservationStatus.CANCELLED
+
+        def call() -> tuple[Reservation, ...]:
+            return method(oid, user_id=uid)
+
+        if isinstance(expected, Refusal):
+            self._refused(expected, call)
+            if expected.code is ErrorCode.HOLD_EXPIRED:  # committed, though the call raised
+                self._require_expired([r for r in known if r.status is ReservationStatus.HELD])
+            return
+        result = self._succeeds(call)
+        _require(len(result) == len(known), f"{result!r}: not the order's {len(known)} lines")
+        self._same(
+            result,
+            tuple(
+                dataclasses.replace(line, status=status, updated_at=moved.updated_at)
+                if line.id in expected
+                else line
+                for line, moved in zip(known, result, strict=True)
+            ),
+        )
+        for line in result:
+            _require(_is_utc(line.updated_at), f"{line!r}: updated_at must be UTC-aware")
+            self.model.record(line)
 
     def _move(
         self, action: Action, reservation: Ref, as_user: Ref, hold_for: timedelta = timedelta(0)
@@ -510,7 +728,8 @@ class _ReservationMachine(RuleBasedStateMachine):
         self._answers(expected, lambda: self.service.get_reservation(rid, user_id=uid))
 
     # -- the invariant, observed through the public API only -------------------------------
-    # For every schedule: reserved == Σ quantity of its HELD and CONFIRMED reservations, and
+    # For every schedule: reserved == Σ quantity of its HELD and CONFIRMED reservations (on
+    # a pool: those on the pool itself and on every schedule that lists it), and
     # 0 <= reserved <= capacity (the documentation's consistency guarantees).
 
     @invariant()
@@ -520,13 +739,17 @@ class _ReservationMachine(RuleBasedStateMachine):
         observed = [self._observe(rid) for rid in list(self.model.reservations)]
         for sid in self.model.capacities:
             schedule = self._succeeds(functools.partial(self.service.get_schedule, sid))
+            members = [x for x, pools in self.model.pools.items() if sid in pools]
             active = sum(
-                r.quantity for r in observed if r.schedule_id == sid and r.status in ACTIVE
+                r.quantity
+                for r in observed
+                if r.status in ACTIVE and (r.schedule_id == sid or r.schedule_id in members)
             )
             _require(
                 schedule.reserved == active,
                 f"{schedule!r}: reserved != {active}, the seats of its HELD and CONFIRMED "
-                "reservations",
+                "reservations"
+                + (f" and of those of {members!r}, which list it as a pool" if members else ""),
             )
             _require(0 <= schedule.reserved <= schedule.capacity, f"{schedule!r} overbooked")
             self._same(schedule, self.model.schedule(sid))

@@ -191,8 +191,27 @@ class DjangoConnection:
         self.dialect = dialect
         self.lost = False
 
-    def execute(self, statement: ClauseElement, params: dict[str, Any]) -> Result:
-        """Run a Core statement with its parameters by name."""
+    def execute(
+        self, statement: ClauseElement, params: dict[str, Any] | Sequence[dict[str, Any]]
+    ) -> Result:
+        """Run a Core statement with its parameters by name.
+
+        A list of parameter dicts runs it once per dict (``executemany``), as SQLAlchemy's
+        ``Connection.execute`` does: how an order's lines and a schedule's pools are inserted.
+        """
+        if not isinstance(params, dict):
+            many = list(params)
+            compiled = self._compiled(statement, many[0])
+            sql = compiled.bound(many[0])[0]
+            rows = [compiled.bound(row)[1] for row in many]
+            with self.errors(sql, rows), self.connection.cursor() as cursor:
+                cursor.executemany(sql, rows)
+                return Result([], cursor.rowcount)
+        compiled = self._compiled(statement, params)
+        sql, values = compiled.bound(params)
+        return self._run(sql, values, compiled)
+
+    def _compiled(self, statement: ClauseElement, params: dict[str, Any]) -> _Compiled:
         keys = tuple(sorted(params))
         key = (self.dialect, statement, keys)
         compiled = _COMPILED.get(key)
@@ -200,8 +219,7 @@ class DjangoConnection:
             if len(_COMPILED) >= _CACHE_SIZE:  # statements built per call (audit filters)
                 _COMPILED.clear()
             compiled = _COMPILED[key] = _Compiled(statement, self.dialect, keys)
-        sql, values = compiled.bound(params)
-        return self._run(sql, values, compiled)
+        return compiled
 
     def exec_driver_sql(self, sql: str, params: Any) -> Result:
         """Run SQL in the driver's ``format`` style with driver-ready parameters."""

@@ -1,4 +1,4 @@
-"""Read-only admin pages for schedules and reservations.
+"""Read-only admin pages for schedules (with their pools) and reservations (with their order).
 
 Nothing can be added, changed or deleted here: a change of seats or status must go through
 ``ReservationService`` (``change_capacity``, ``cancel_reservation``, ...), which keeps the
@@ -29,18 +29,23 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 class ScheduleAdmin(_ReadOnlyAdmin):
     """Schedules with their capacity and reserved seats."""
 
-    list_display = ("id", "capacity", "reserved")
+    list_display = ("id", "capacity", "reserved", "pools")
+    readonly_fields = ("pools",)
     search_fields = ("id",)
+
+    def pools(self, obj: Schedule) -> str:
+        """The pools the schedule's seats also count against, comma-separated."""
+        return ", ".join(obj.pool_ids())
 
 
 @admin.register(Reservation)
 class ReservationAdmin(_ReadOnlyAdmin):
     """Reservations, newest first, filterable by status."""
 
-    list_display = ("id", "schedule", "user_id", "quantity", "status", "created_at")
+    list_display = ("id", "schedule", "user_id", "quantity", "status", "order_id", "created_at")
     list_filter = ("status",)
     list_select_related = ("schedule",)
-    search_fields = ("id", "user_id", "schedule__id")
+    search_fields = ("id", "user_id", "schedule__id", "order_id")
 
 
 @admin.register(WaitlistEntry)

@@ -7,7 +7,7 @@ bypass the seat count and the state machine.
 
 from __future__ import annotations
 
-from django.db import models
+from django.db import connections, models
 
 
 class Schedule(models.Model):
@@ -27,6 +27,15 @@ class Schedule(models.Model):
     def __str__(self) -> str:
         return f"{self.id} ({self.reserved}/{self.capacity})"
 
+    def pool_ids(self) -> list[str]:
+        """The ids of the pools this schedule counts against (``rc_schedule_pools``), sorted."""
+        with connections[self._state.db or "default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT pool_id FROM rc_schedule_pools WHERE schedule_id = %s ORDER BY pool_id",
+                [self.id],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
 
 class Reservation(models.Model):
     """A row of ``rc_reservations``."""
@@ -40,6 +49,7 @@ class Reservation(models.Model):
     status = models.CharField(max_length=16)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    order_id = models.CharField(max_length=36, null=True)
 
     class Meta:
         """Unmanaged: reservation_core's migrations own the table."""
