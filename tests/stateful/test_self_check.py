@@ -20,6 +20,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from reservation_core import BusinessException, ErrorCode, ReservationService, ReservationStatus
 from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from reservation_core.domain._waitlist import is_offer
 from reservation_core.ports import AbstractUnitOfWork
 from reservation_core.testing import build_state_machine
 
@@ -149,6 +150,90 @@ class _ReturnsToTheScheduleOnly(_Delegate):
             return False
         self._inner.move_seats({schedule_id: -quantity})
         return True
+
+
+class _ShrinksWithoutReturning(_Delegate):
+    def move_seats(self, changes: dict[str, int]) -> None:
+        """The bug: a smaller quantity keeps its seats taken (only growth is written)."""
+        self._inner.move_seats({sid: seats for sid, seats in changes.items() if seats > 0})
+
+
+class _CancelsWithoutOffering(_Delegate):
+    def release_seats(self, schedule_id: str, quantity: int) -> int | None:
+        """The bug: a cancel or refund returns the seats but never looks at the list.
+
+        Only a later job (the sweep of lapsed holds) would offer them.
+        """
+        waiting = self._inner.release_seats(schedule_id, quantity)
+        return None if waiting is None else 0
+
+
+class _StrictHeadOfLine(_Delegate):
+    """The bug: offers stop at the first entry that does not fit (no first fit)."""
+
+    def __init__(self, inner: Any, schedules: Any) -> None:
+        super().__init__(inner)
+        self._schedules = schedules
+
+    def waiting(self, schedule_id: str) -> list[Any]:
+        schedule = self._schedules.get(schedule_id)
+        counted = [schedule_id, *schedule.pools] if schedule is not None else []
+        free = min((self._schedules.get(c).remaining for c in counted), default=0)
+        line = []
+        for entry, offer_for in self._inner.waiting(schedule_id):
+            if entry.quantity > free:
+                break
+            line.append((entry, offer_for))
+            free -= entry.quantity
+        return line
+
+
+class _LapsedOffersStay(_Delegate):
+    def expire_holds(self, schedule_id: str, at: datetime, limit: int | None = None) -> Any:
+        """The bug: an expired offer's seats are not passed on (it is not counted as freed)."""
+        offers = [
+            r.id
+            for r in self._inner.page(
+                schedule_id=schedule_id, user_id=None, status=None, after=None, limit=10**9
+            )
+            if is_offer(r.id) and r.status is ReservationStatus.HELD
+        ]
+        expired = self._inner.expire_holds(schedule_id, at, limit)
+        if not expired:
+            return expired
+        still = {
+            r.id
+            for r in self._inner.page(
+                schedule_id=schedule_id,
+                user_id=None,
+                status=ReservationStatus.HELD,
+                after=None,
+                limit=10**9,
+            )
+        }
+        return expired - len([rid for rid in offers if rid not in still])
+
+
+class _GrowsPastCapacity(ReservationService):
+    def change_quantity(self, reservation_id: str, quantity: int, *, user_id: Any = None) -> Any:
+        """The bug: more seats are taken without the capacity check (the schedule grows)."""
+        try:
+            return super().change_quantity(reservation_id, quantity, user_id=user_id)
+        except BusinessException as exc:
+            if exc.code is not ErrorCode.CAPACITY_EXCEEDED:
+                raise
+            short = (
+                exc.details.get("schedule_id") or self.get_reservation(reservation_id).schedule_id
+            )
+            schedule = self.get_schedule(short)
+            self.change_capacity(short, schedule.capacity + int(exc.details["requested"]))
+            return super().change_quantity(reservation_id, quantity, user_id=user_id)
+
+
+def _strict_head_of_line(store: InMemoryStore) -> AbstractUnitOfWork:
+    uow = InMemoryUnitOfWork(store)
+    uow.waitlist = _StrictHeadOfLine(uow.waitlist, uow.schedules)
+    return uow
 
 
 def _wrapping(repository: str, wrap: Callable[[Any], Any]) -> Callable[..., AbstractUnitOfWork]:
@@ -356,6 +441,32 @@ def _service(
             _service(_wrapping("schedules", _ReturnsToTheScheduleOnly)),
             "and of those of .*, which list it as a pool",
             id="pool-not-returned",
+        ),
+        pytest.param(
+            _service(InMemoryUnitOfWork, _GrowsPastCapacity),
+            "expected CAPACITY_EXCEEDED, got Res",
+            id="growth-skips-capacity",
+        ),
+        pytest.param(
+            _service(_wrapping("schedules", _ShrinksWithoutReturning)),
+            "the seats of its HELD and CONFIRMED",
+            id="shrink-keeps-seats",
+        ),
+        pytest.param(
+            _service(_wrapping("schedules", _CancelsWithoutOffering)),
+            "yet it was not OFFERED|got WaitlistEntry",
+            id="cancel-does-not-offer",
+        ),
+        pytest.param(
+            _service(_strict_head_of_line),
+            "yet it was not OFFERED",
+            id="head-of-line",
+        ),
+        pytest.param(
+            _service(_wrapping("reservations", _LapsedOffersStay)),
+            # Not counted as freed, its seats are not offered (and the sweep says so too).
+            r"yet it was not OFFERED|got WaitlistEntry|swept \d+, but",
+            id="lapsed-offer-not-passed-on",
         ),
         pytest.param(
             _service(_wrapping("reservations", _RepeatsPageBoundary)),

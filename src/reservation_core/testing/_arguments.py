@@ -147,3 +147,6 @@ LINES = rarely(
 )
 ORDER = rarely(st.integers(0, 15).map(Known), _UNKNOWN_ID)
 ORDER_HOLD_FOR = st.one_of(st.none(), HOLD_FOR)
+ENTRY = rarely(st.integers(0, 7).map(Known), _UNKNOWN_ID)
+#: A waiting list's ``offer_for``: minutes (hours on the real clock), rarely an invalid one.
+OFFER_FOR = HOLD_FOR

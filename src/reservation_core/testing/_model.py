@@ -22,6 +22,7 @@ from reservation_core.domain import (
     Schedule,
 )
 from reservation_core.errors import ErrorCode
+from reservation_core.testing._waitlists import Waitlists
 
 # The contract's limits, stated here again rather than imported from the code under test:
 # an identifier is a str of 1..64 characters without control characters or lone
@@ -171,6 +172,7 @@ class Model:
         self.keys: dict[tuple[str, str], KeyUse | OrderKeyUse] = {}
         #: Each order's lines (their reservation ids), in the order given.
         self.orders: dict[str, tuple[str, ...]] = {}
+        self.waitlists = Waitlists()
 
     def counters(self, schedule_id: str) -> tuple[str, ...]:
         """The counters a seat on the schedule takes: itself, then each of its pools."""
@@ -434,6 +436,60 @@ class Model:
             key=lambda r: (r.created_at, r.id),
         )
 
+    def remaining(self, counter: str) -> int:
+        """A counter's free seats as recorded (a lapsed hold not yet expired still counts)."""
+        return self.capacities[counter] - self.reserved(counter)
+
+    def busy(self, schedule_id: str, user_id: str) -> bool:
+        """Whether the user holds a recorded ``HELD`` or ``CONFIRMED`` reservation there."""
+        return any(
+            (r.schedule_id, r.user_id) == (schedule_id, user_id) and r.status in ACTIVE
+            for r in self.reservations.values()
+        )
+
+    def change_quantity(
+        self, reservation_id: str, quantity: int, user_id: str | None, *, now: datetime
+    ) -> Refusal | Reservation | int:
+        """Not found, ``HOLD_EXPIRED`` (lapsed), ``INVALID_STATE_TRANSITION``, capacity short.
+
+        Else the change in seats (``0``: the reservation returned unchanged). Growing
+        needs the extra seats free in the schedule and each of its pools (as recorded:
+        nothing expires first); ``CAPACITY_EXCEEDED`` names the extra seats.
+        """
+        found = self.get_reservation(reservation_id, user_id)
+        if isinstance(found, Refusal):
+            return found
+        if lapsed(found, now):
+            return Refusal(ErrorCode.HOLD_EXPIRED, {"reservation_id": found.id})
+        if found.status not in ACTIVE:
+            return Refusal(ErrorCode.INVALID_STATE_TRANSITION)
+        change = quantity - found.quantity
+        for counter in self.counters(found.schedule_id) if change > 0 else ():
+            if change > self.remaining(counter):
+                details: dict[str, object] = {
+                    "requested": change,
+                    "remaining": self.remaining(counter),
+                }
+                if self.pools[found.schedule_id]:
+                    details["schedule_id"] = counter
+                return Refusal(ErrorCode.CAPACITY_EXCEEDED, details)
+        return change if change else found
+
+    def join_waitlist(
+        self, schedule_id: str, user_id: str, quantity: int, *, now: datetime
+    ) -> Refusal | None:
+        """Not found, ``DUPLICATE_WAITLIST_ENTRY`` (first), ``DUPLICATE_RESERVATION``; or joins.
+
+        A lapsed hold of the user there is no duplicate (the join expires it first).
+        """
+        if refusal := self._unknown_schedule(schedule_id):
+            return refusal
+        if entry := self.waitlists.active_entry(schedule_id, user_id):
+            return Refusal(ErrorCode.DUPLICATE_WAITLIST_ENTRY, {"entry_id": entry.id})
+        if held := self._active_of(schedule_id, user_id, now):
+            return Refusal(ErrorCode.DUPLICATE_RESERVATION, {"reservation_id": held.id})
+        return None
+
     # -- recording what the service did ----------------------------------------------------
 
     def set_capacity(self, schedule_id: str, capacity: int) -> None:
@@ -450,6 +506,7 @@ class Model:
     ) -> None:
         """Record a reservation as the service last returned it (and the key that made it)."""
         self.reservations[reservation.id] = reservation
+        self.waitlists.settle(reservation)
         if key is not None:
             self.keys.setdefault(
                 (reservation.user_id, key),

@@ -24,16 +24,26 @@ from hypothesis.stateful import (
 )
 
 from reservation_core.async_service import AsyncReservationService
-from reservation_core.domain import Action, OrderLine, Reservation, ReservationStatus, Schedule
+from reservation_core.domain import (
+    Action,
+    OrderLine,
+    Reservation,
+    ReservationStatus,
+    Schedule,
+    WaitlistEntry,
+    WaitlistStatus,
+)
 from reservation_core.errors import BusinessException, ErrorCode
 from reservation_core.service import ReservationService
 from reservation_core.testing._arguments import (
     AS_USER,
     CAPACITY,
+    ENTRY,
     HOLD_FOR,
     KEY,
     LINES,
     NEW_SCHEDULE,
+    OFFER_FOR,
     ORDER,
     ORDER_HOLD_FOR,
     POOLS,
@@ -94,6 +104,10 @@ def _has_reservations(machine: _ReservationMachine) -> bool:
 
 def _has_orders(machine: _ReservationMachine) -> bool:
     return bool(machine.model.orders)
+
+
+def _has_entries(machine: _ReservationMachine) -> bool:
+    return bool(machine.model.waitlists.waiters)
 
 
 def _has_idempotency_keys(machine: _ReservationMachine) -> bool:
@@ -226,17 +240,17 @@ class _ReservationMachine(RuleBasedStateMachine):
             lines.append(OrderLine(sid, line.quantity))  # type: ignore[arg-type]
         return lines
 
-    def _order_id(self, ref: Ref) -> Any:
-        known = list(self.model.orders)
+    def _known_id(self, known: list[str], ref: Ref) -> Any:
+        """A ``Known`` one of ``known`` (an unknown UUID if none), or the drawn argument."""
         if isinstance(ref, Known):
             return known[ref.index % len(known)] if known else str(uuid.uuid4())
         return self._resolve(ref)
 
+    def _order_id(self, ref: Ref) -> Any:
+        return self._known_id(list(self.model.orders), ref)
+
     def _reservation_id(self, ref: Ref) -> Any:
-        known = list(self.model.reservations)
-        if isinstance(ref, Known):
-            return known[ref.index % len(known)] if known else str(uuid.uuid4())
-        return self._resolve(ref)
+        return self._known_id(list(self.model.reservations), ref)
 
     def _user_for(self, reservation_id: Any, ref: Ref) -> Any:
         if not isinstance(ref, Owner):
@@ -337,8 +351,21 @@ class _ReservationMachine(RuleBasedStateMachine):
         expected = invalid_fields(
             {"schedule_id": sid}, counts={"capacity": (capacity, 0)}
         ) or self.model.change_capacity(sid, capacity)
+        grows = isinstance(expected, Schedule) and capacity > self.model.capacities[sid]
+        if isinstance(expected, Schedule) and grows:  # the list first, in that transaction
+            self.model.set_capacity(sid, capacity)
+            offers = self.model.waitlists.offer_plan(
+                sid,
+                self.model.counters(sid),
+                self.model.remaining,
+                functools.partial(self.model.busy, sid),
+            )
+            taken = sum(w.entry.quantity for w in offers)
+            expected = dataclasses.replace(expected, reserved=expected.reserved + taken)
         if self._answers(expected, lambda: self.service.change_capacity(sid, capacity)):
             self.model.set_capacity(sid, capacity)
+            if grows:
+                self._offers(sid)
 
     # -- reservations ----------------------------------------------------------------------
 
@@ -490,9 +517,14 @@ class _ReservationMachine(RuleBasedStateMachine):
             holds=None if hold_for is None else {"hold_for": hold_for},
             others={"lines": valid},
         ) or self.model.create_order(uid, requested, key_id, hold_for, now=now)
-        # Each line's schedule releases its lapsed holds first: a booked order saw them go.
+        # The user's own lapsed holds on the lines' schedules had to go for it to be made
+        # (others' lapse lazily: they expire only if the order would not fit otherwise).
         line_schedules = {sid for sid, _ in requested}
-        lapsed_there = [r for r in self.model.lapsed_holds(now) if r.schedule_id in line_schedules]
+        lapsed_there = [
+            r
+            for r in self.model.lapsed_holds(now)
+            if r.schedule_id in line_schedules and r.user_id == uid
+        ]
 
         def call() -> tuple[Reservation, ...]:
             return self.service.create_order(uid, lines, idempotency_key=key_id, hold_for=hold_for)
@@ -586,6 +618,9 @@ class _ReservationMachine(RuleBasedStateMachine):
         for line in result:
             _require(_is_utc(line.updated_at), f"{line!r}: updated_at must be UTC-aware")
             self.model.record(line)
+        if action is Action.CANCEL:  # the freed seats go to each list, in schedule id order
+            for sid in sorted({line.schedule_id for line in known if line.id in expected}):
+                self._offers(sid)
 
     def _move(
         self, action: Action, reservation: Ref, as_user: Ref, hold_for: timedelta = timedelta(0)
@@ -629,6 +664,8 @@ class _ReservationMachine(RuleBasedStateMachine):
         )
         _require(_is_utc(result.updated_at), f"{result!r}: updated_at must be UTC-aware")
         self.model.record(result)
+        if action in (Action.CANCEL, Action.REFUND):
+            self._offers(result.schedule_id)
         return
 
     @precondition(_has_reservations)
@@ -649,6 +686,11 @@ class _ReservationMachine(RuleBasedStateMachine):
         """Let time pass, so that holds lapse."""
         if self.clock is not None:
             self.clock.now += timedelta(minutes=minutes)
+        # When a lazy expiry happens decides which entries are offered: where a list
+        # waits behind a lapsed hold, the machine sweeps at once (so the model is exact).
+        lists = {h.schedule_id for h in self.model.lapsed_holds(self._now())}
+        if any(self.model.waitlists.on_the_list(sid) for sid in lists):
+            self.release_expired_holds()
 
     @rule()
     def release_expired_holds(self) -> None:
@@ -658,7 +700,10 @@ class _ReservationMachine(RuleBasedStateMachine):
         swept = self._succeeds(self.service.release_expired_holds)
         # At least ours: services over one shared database sweep other runs' holds too.
         _require(swept >= len(lapsed_now), f"swept {swept}, but {len(lapsed_now)} had lapsed")
-        self._require_expired(lapsed_now)
+        # One schedule at a time, in id order: its holds expire, then its list is offered.
+        for sid in sorted({hold.schedule_id for hold in lapsed_now}):
+            self._require_expired([hold for hold in lapsed_now if hold.schedule_id == sid])
+            self._offers(sid)
 
     @rule(
         by=st.sampled_from(["schedule", "user", "both", "neither"]),
@@ -727,6 +772,174 @@ class _ReservationMachine(RuleBasedStateMachine):
         ) or self.model.get_reservation(rid, uid)
         self._answers(expected, lambda: self.service.get_reservation(rid, user_id=uid))
 
+    # -- waiting lists and changes of quantity ---------------------------------------------
+
+    def _offers(self, sid: str) -> None:
+        """The seats just freed on ``sid`` went to its list, first fit, in that transaction."""
+        model = self.model
+        plan = model.waitlists.offer_plan(
+            sid, model.counters(sid), model.remaining, functools.partial(model.busy, sid)
+        )
+        for waiter in plan:
+            e = waiter.entry
+            seen = self._succeeds(functools.partial(self.service.get_waitlist_entry, e.id))
+            _require(
+                seen.status is WaitlistStatus.OFFERED and seen.reservation_id is not None,
+                f"{seen!r}: freed seats fit it, first in line, yet it was not OFFERED",
+            )
+            rid = seen.reservation_id or ""
+            hold = self._succeeds(functools.partial(self.service.get_reservation, rid))
+            at = hold.created_at
+            self._same(
+                hold,
+                Reservation(
+                    rid,
+                    sid,
+                    e.user_id,
+                    e.quantity,
+                    ReservationStatus.HELD,
+                    at,
+                    at,
+                    at + waiter.offer_for,
+                ),
+            )
+            _require(
+                self.clock is None or at == self._now(),
+                f"{hold!r}: an offer is made in the transaction that frees the seats",
+            )
+            _require(rid not in model.reservations, f"offer reuses the id {rid!r}")
+            model.record(hold)
+            model.waitlists.move(e.id, WaitlistStatus.OFFERED, at, rid)
+
+    def _entry_id(self, ref: Ref) -> Any:
+        return self._known_id(list(self.model.waitlists.waiters), ref)
+
+    def _entry_user(self, eid: Any, ref: Ref) -> Any:
+        if not isinstance(ref, Owner):
+            return self._resolve(ref)
+        waiter = self.model.waitlists.waiters.get(eid) if type(eid) is str else None
+        return waiter.entry.user_id if waiter is not None else self._resolve("alice")
+
+    def _entry_refusal(self, eid: Any, uid: Any) -> Refusal | None:
+        invalid = invalid_fields({"entry_id": eid}, optional_ids={"user_id": uid})
+        waiter = self.model.waitlists.waiters.get(eid) if type(eid) is str else None
+        if invalid is None and (waiter is None or uid not in (None, waiter.entry.user_id)):
+            return Refusal(ErrorCode.WAITLIST_ENTRY_NOT_FOUND, {"entry_id": eid})
+        return invalid
+
+    @rule(schedule=SCHEDULE, user=USER, quantity=QUANTITY, offer_for=OFFER_FOR)
+    def join_waitlist(
+        self, schedule: Ref, user: Ref, quantity: Any, offer_for: Span | Exact
+    ) -> None:
+        """Join a schedule's waiting list; offered at once if its seats are free now."""
+        sid, uid, wait = self._schedule_id(schedule), self._resolve(user), self._hold_for(offer_for)
+        self._sync(sid)
+        now = self._now()
+        expected = invalid_fields(
+            {"schedule_id": sid, "user_id": uid},
+            counts={"quantity": (quantity, 1)},
+            holds={"offer_for": wait},
+        ) or self.model.join_waitlist(sid, uid, quantity, now=now)
+
+        def call() -> WaitlistEntry:
+            return self.service.join_waitlist(sid, uid, quantity=quantity, offer_for=wait)
+
+        if expected is not None:
+            return self._refused(expected, call)
+        joined = self._succeeds(call)
+        self._require_expired(self.model.lapsed_holds(now, sid))  # the join expired them first
+        at = joined.created_at
+        _require(_is_uuid(joined.id) and joined.id not in self.model.waitlists.waiters, "id")
+        _require(_is_utc(at) and (self.clock is None or at == now), f"{joined!r}: created_at")
+        self.model.waitlists.add(
+            WaitlistEntry(
+                joined.id, sid, uid, quantity, WaitlistStatus.WAITING, None, None, at, at
+            ),
+            wait,
+        )
+        self._offers(sid)
+        self._same(joined, self.model.waitlists.entry(joined.id))
+        return None
+
+    @precondition(_has_entries)
+    @rule(entry=ENTRY, as_user=AS_USER)
+    def leave_waitlist(self, entry: Ref, as_user: Ref) -> None:
+        """Leave a list (an offer's hold is cancelled, its seats go on), as anyone."""
+        eid = self._entry_id(entry)
+        uid = self._entry_user(eid, as_user)
+        waiter = self.model.waitlists.waiters.get(eid) if type(eid) is str else None
+        expected = self._entry_refusal(eid, uid)
+        if expected is None and waiter is not None and not waiter.entry.status.on_the_list:
+            expected = Refusal(ErrorCode.INVALID_STATE_TRANSITION, {"entry_id": eid})
+
+        def call() -> WaitlistEntry:
+            return self.service.leave_waitlist(eid, user_id=uid)
+
+        if expected is not None or waiter is None:
+            return self._refused(expected or Refusal(ErrorCode.WAITLIST_ENTRY_NOT_FOUND), call)
+        left = self._succeeds(call)
+        offer = waiter.entry.reservation_id
+        if offer is not None:  # its hold is cancelled, and the entry is LEFT with it
+            cancelled = dataclasses.replace(
+                self.model.reservations[offer],
+                status=ReservationStatus.CANCELLED,
+                updated_at=left.updated_at,
+            )
+            self._same(
+                self._succeeds(functools.partial(self.service.get_reservation, offer)), cancelled
+            )
+            self.model.record(cancelled)
+        else:
+            self.model.waitlists.move(eid, WaitlistStatus.LEFT, left.updated_at, None)
+        self._same(left, self.model.waitlists.entry(eid))
+        self._offers(waiter.entry.schedule_id)
+        return None
+
+    @precondition(_has_entries)
+    @rule(entry=ENTRY, as_user=AS_USER)
+    def get_waitlist_entry(self, entry: Ref, as_user: Ref) -> None:
+        """Read an entry (its live position), as anyone, the owner or another user."""
+        eid = self._entry_id(entry)
+        uid = self._entry_user(eid, as_user)
+        expected = self._entry_refusal(eid, uid) or self.model.waitlists.entry(eid)
+        self._answers(expected, lambda: self.service.get_waitlist_entry(eid, user_id=uid))
+
+    @precondition(_has_reservations)
+    @rule(reservation=RESERVATION, quantity=QUANTITY, as_user=AS_USER)
+    def change_quantity(self, reservation: Ref, quantity: Any, as_user: Ref) -> None:
+        """Grow or shrink a reservation (fewer seats go to the list), as anyone."""
+        rid = self._reservation_id(reservation)
+        uid = self._user_for(rid, as_user)
+        known = self.model.reservations.get(rid) if type(rid) is str else None
+        if known is not None:
+            self._sync(known.schedule_id)
+        expected = invalid_fields(
+            {"reservation_id": rid},
+            optional_ids={"user_id": uid},
+            counts={"quantity": (quantity, 1)},
+        ) or self.model.change_quantity(rid, quantity, uid, now=self._now())
+
+        def call() -> Reservation:
+            return self.service.change_quantity(rid, quantity, user_id=uid)
+
+        if isinstance(expected, Refusal):
+            self._refused(expected, call)
+            if expected.code is ErrorCode.HOLD_EXPIRED and known is not None:
+                self._require_expired([known])  # committed, though the call raised
+            return None
+        result = self._succeeds(call)
+        if isinstance(expected, Reservation):  # the same quantity: unchanged
+            return self._same(result, expected)
+        before = self.model.reservations[rid]
+        self._same(
+            result, dataclasses.replace(before, quantity=quantity, updated_at=result.updated_at)
+        )
+        _require(_is_utc(result.updated_at), f"{result!r}: updated_at must be UTC-aware")
+        self.model.record(result)
+        if expected < 0:
+            self._offers(result.schedule_id)
+        return None
+
     # -- the invariant, observed through the public API only -------------------------------
     # For every schedule: reserved == Σ quantity of its HELD and CONFIRMED reservations (on
     # a pool: those on the pool itself and on every schedule that lists it), and
@@ -753,6 +966,9 @@ class _ReservationMachine(RuleBasedStateMachine):
             )
             _require(0 <= schedule.reserved <= schedule.capacity, f"{schedule!r} overbooked")
             self._same(schedule, self.model.schedule(sid))
+        for eid in self.model.waitlists.waiters:  # every entry as predicted, live position too
+            entry = self._succeeds(functools.partial(self.service.get_waitlist_entry, eid))
+            self._same(entry, self.model.waitlists.entry(eid))
 
 
 def build_state_machine(
@@ -764,7 +980,8 @@ def build_state_machine(
     sequences of ``create_schedule``, ``get_schedule``, ``change_capacity``,
     ``create_reservation`` and ``hold_reservation`` (with and without idempotency keys),
     ``confirm_reservation``, ``cancel_reservation``, ``refund_reservation``,
-    ``get_reservation``, ``release_expired_holds`` and ``list_reservations``: several
+    ``get_reservation``, ``change_quantity``, ``join_waitlist``, ``leave_waitlist``,
+    ``get_waitlist_entry``, ``release_expired_holds`` and ``list_reservations``: several
     users, ids at the edges (4-byte characters, exactly 64 characters, lookalikes such as
     ``"a"``/``"A"``/``"a "``), capacities from 0, ownership checks, invalid arguments. It
     compares every result and every error code, in the contract's precedence, with a pure
