@@ -191,8 +191,23 @@ class DjangoConnection:
         self.dialect = dialect
         self.lost = False
 
-    def execute(self, statement: ClauseElement, params: dict[str, Any]) -> Result:
-        """Run a Core statement with its parameters by name."""
+    def execute(
+        self, statement: ClauseElement, params: dict[str, Any] | list[dict[str, Any]]
+    ) -> Result:
+        """Run a Core statement with its parameters by name, or with a list of them.
+
+        A list runs the statement once per item, in one ``executemany`` (the rows of an
+        order's lines, a schedule's pools), as SQLAlchemy's ``Connection.execute`` does.
+        """
+        if isinstance(params, list):
+            compiled = self._compiled(statement, params[0])
+            bound = [compiled.bound(row) for row in params]
+            return self._run(bound[0][0], [values for _, values in bound], None, many=True)
+        compiled = self._compiled(statement, params)
+        sql, values = compiled.bound(params)
+        return self._run(sql, values, compiled)
+
+    def _compiled(self, statement: ClauseElement, params: dict[str, Any]) -> _Compiled:
         keys = tuple(sorted(params))
         key = (self.dialect, statement, keys)
         compiled = _COMPILED.get(key)
@@ -200,16 +215,20 @@ class DjangoConnection:
             if len(_COMPILED) >= _CACHE_SIZE:  # statements built per call (audit filters)
                 _COMPILED.clear()
             compiled = _COMPILED[key] = _Compiled(statement, self.dialect, keys)
-        sql, values = compiled.bound(params)
-        return self._run(sql, values, compiled)
+        return compiled
 
     def exec_driver_sql(self, sql: str, params: Any) -> Result:
         """Run SQL in the driver's ``format`` style with driver-ready parameters."""
         return self._run(sql, params, None)
 
-    def _run(self, sql: str, params: Any, compiled: _Compiled | None) -> Result:
+    def _run(
+        self, sql: str, params: Any, compiled: _Compiled | None, *, many: bool = False
+    ) -> Result:
         with self.errors(sql, params), self.connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
             rowcount = cursor.rowcount
             raw = cursor.fetchall() if compiled is not None and compiled.returns_rows else []
         return Result([] if compiled is None else compiled.rows(raw), rowcount)
