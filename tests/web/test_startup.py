@@ -112,6 +112,7 @@ def test_uvicorn_workers_on_an_empty_database_all_start(server: str, tmp_path: P
             "id": "s",
             "capacity": 2,
             "reserved": 1,
+            "pools": [],
             "remaining": 1,
         }
     assert "Traceback" not in running.output, running.output
