@@ -111,6 +111,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         capacity={**_COUNT, "minimum": 0},
         reserved={**_COUNT, "minimum": 0},
         pools=_POOLS,
+        waitlisted={
+            **_COUNT,
+            "minimum": 0,
+            "description": "entries on its waiting list (waiting or holding an offer)",
+        },
         remaining={**_COUNT, "minimum": 0},
     ),
     "Reservation": _record(

@@ -47,6 +47,7 @@ def test_create_schedule_is_201(web: WebClient, new_id: NewId) -> None:
         "capacity": 3,
         "reserved": 0,
         "pools": [],
+        "waitlisted": 0,
         "remaining": 3,
     }
     assert web.get(f"/schedules/{schedule_id}").body == answer.body

@@ -113,6 +113,7 @@ def test_uvicorn_workers_on_an_empty_database_all_start(server: str, tmp_path: P
             "capacity": 2,
             "reserved": 1,
             "pools": [],
+            "waitlisted": 0,
             "remaining": 1,
         }
     assert "Traceback" not in running.output, running.output
