@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from http import HTTPStatus
@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from reservation_core import (
     BusinessException,
     ErrorCode,
+    OrderLine,
     Reservation,
     ReservationPage,
     ReservationService,
@@ -43,11 +44,14 @@ DEFAULT_DATABASE_URL = "sqlite:///reservations.sqlite3"
 #: a larger one is refused (413) before it is read, so it costs the server no memory.
 MAX_BODY_BYTES = 16 * 1024
 #: The library's limits, stated here for the OpenAPI description and ``hold_for_seconds``
-#: (tests/web holds them to the library's): an id's length, a count, a hold, a page.
+#: (tests/web holds them to the library's): an id's length, a count, a hold, a page, the
+#: lines of an order and the pools of a schedule.
 MAX_ID_LENGTH = 64
 MAX_COUNT = 2**31 - 1
 MAX_HOLD_SECONDS = 365 * 24 * 3600
 MAX_PAGE_SIZE = 1000
+MAX_ORDER_LINES = 50
+MAX_POOLS = 8
 DEFAULT_HOLD_SECONDS = 600
 
 
@@ -125,6 +129,11 @@ def reservation_json(reservation: Reservation) -> dict[str, Any]:
     }
 
 
+def order_json(lines: Sequence[Reservation]) -> dict[str, Any]:
+    """An order: its id and its lines, in the order given at creation."""
+    return {"order_id": lines[0].order_id, "lines": [reservation_json(r) for r in lines]}
+
+
 def page_json(page: ReservationPage) -> dict[str, Any]:
     return {
         "items": [reservation_json(r) for r in page.items],
@@ -144,6 +153,13 @@ def invalid(field: str, reason: str, value: Any, *, status: int | None = None) -
 
 #: A JSON value's type, in JSON's words, for one of the wrong type.
 _JSON_TYPES = {str: "string", list: "array", dict: "object", bool: "boolean", type(None): "null"}
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a parsed JSON ``value``, in JSON's words."""
+    return _JSON_TYPES.get(type(value), "number")
+
+
 #: The largest number echoed in an error: every JSON parser reads it exactly.
 _SHOWN_NUMBER = 2**53
 
@@ -158,15 +174,47 @@ def hold_for(body: dict[str, Any]) -> timedelta:
     field, seconds = "hold_for_seconds", body.get("hold_for_seconds", DEFAULT_HOLD_SECONDS)
     if type(seconds) not in (int, float):
         plain = isinstance(seconds, str) and seconds.isprintable()
-        raise invalid(
-            field, "must be a number", _cut(seconds) if plain else _JSON_TYPES[type(seconds)]
-        )
+        raise invalid(field, "must be a number", _cut(seconds) if plain else _json_type(seconds))
     if not 0 < seconds <= MAX_HOLD_SECONDS:  # NaN too
         shown = seconds if abs(seconds) <= _SHOWN_NUMBER else "number"
         if seconds <= 0:
             raise invalid(field, "must be positive", shown)
         raise invalid(field, f"must be at most {MAX_HOLD_SECONDS} seconds", shown)
     return timedelta(seconds=seconds)
+
+
+def order_hold_for(body: dict[str, Any]) -> timedelta | None:
+    """An order's ``hold_for_seconds`` (:func:`hold_for`), or ``None``: booked, not held."""
+    return hold_for(body) if "hold_for_seconds" in body else None
+
+
+def _json_array(body: dict[str, Any], field: str, default: Any) -> list[Any]:
+    """``body[field]`` (else ``default``) if it is a JSON array, else ``VALIDATION_ERROR``."""
+    value = body.get(field, default)
+    if not isinstance(value, list):
+        raise invalid(field, "must be an array", _json_type(value))
+    return value
+
+
+def pools(body: dict[str, Any]) -> list[Any]:
+    """``pools`` (default none): an array, whose ids the service checks."""
+    return _json_array(body, "pools", [])
+
+
+def order_lines(body: dict[str, Any]) -> list[OrderLine]:
+    """``lines``: an array of ``{"schedule_id", "quantity"?}`` objects, as ``OrderLine`` s.
+
+    The array and its objects are checked here, so an error names them in JSON's words;
+    the service checks the values, the number of lines and their schedules.
+    """
+    required(body, "lines")
+    lines = []
+    for index, line in enumerate(_json_array(body, "lines", [])):
+        if not isinstance(line, dict):
+            raise invalid("lines", f"line {index} must be an object", _json_type(line))
+        schedule_id: Any = line.get("schedule_id")  # None when missing: the service says
+        lines.append(OrderLine(schedule_id, line.get("quantity", 1)))
+    return lines
 
 
 #: The longest ``limit`` parsed as a number; a longer run of digits is refused as sent.
@@ -352,6 +400,10 @@ __all__ = [
     "http_error",
     "idempotency_key",
     "json_object",
+    "order_hold_for",
+    "order_json",
+    "order_lines",
+    "pools",
     "required",
     "reservation_json",
     "schedule_json",

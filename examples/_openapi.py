@@ -24,7 +24,9 @@ from examples._common import (
     MAX_COUNT,
     MAX_HOLD_SECONDS,
     MAX_ID_LENGTH,
+    MAX_ORDER_LINES,
     MAX_PAGE_SIZE,
+    MAX_POOLS,
     USER_HEADER,
 )
 from reservation_core import ErrorCode, ReservationStatus
@@ -46,7 +48,11 @@ def _record(**properties: dict[str, Any]) -> dict[str, Any]:
 
 
 _COUNT = {"type": "integer", "maximum": MAX_COUNT}
+_QUANTITY = {**_COUNT, "minimum": 1, "default": 1}
 _TIME = {"type": "string", "format": "date-time"}
+_UUID = {"type": "string", "format": "uuid"}
+_HOLD_SECONDS = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_HOLD_SECONDS}
+_POOLS = {"type": "array", "items": _ref("Id"), "maxItems": MAX_POOLS, "uniqueItems": True}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Id": {
@@ -59,21 +65,44 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "NewSchedule": {
         "type": "object",
         "required": ["schedule_id", "capacity"],
-        "properties": {"schedule_id": _ref("Id"), "capacity": {**_COUNT, "minimum": 0}},
+        "properties": {
+            "schedule_id": _ref("Id"),
+            "capacity": {**_COUNT, "minimum": 0},
+            "pools": {
+                **_POOLS,
+                "default": [],
+                "description": "Schedules whose seats this one's bookings also take: each "
+                "must exist and have no pools of its own, and not be this schedule.",
+            },
+        },
     },
-    "NewReservation": {
-        "type": "object",
-        "properties": {"quantity": {**_COUNT, "minimum": 1, "default": 1}},
-    },
+    "NewReservation": {"type": "object", "properties": {"quantity": _QUANTITY}},
     "NewHold": {
         "type": "object",
         "properties": {
-            "quantity": {**_COUNT, "minimum": 1, "default": 1},
+            "quantity": _QUANTITY,
+            "hold_for_seconds": {**_HOLD_SECONDS, "default": DEFAULT_HOLD_SECONDS},
+        },
+    },
+    "NewOrderLine": {
+        "type": "object",
+        "required": ["schedule_id"],
+        "properties": {"schedule_id": _ref("Id"), "quantity": _QUANTITY},
+    },
+    "NewOrder": {
+        "type": "object",
+        "required": ["lines"],
+        "properties": {
+            "lines": {
+                "type": "array",
+                "items": _ref("NewOrderLine"),
+                "minItems": 1,
+                "maxItems": MAX_ORDER_LINES,
+                "description": "Booked all or none, each on a schedule of its own.",
+            },
             "hold_for_seconds": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "maximum": MAX_HOLD_SECONDS,
-                "default": DEFAULT_HOLD_SECONDS,
+                **_HOLD_SECONDS,
+                "description": "Hold every line until one expires_at; absent: booked.",
             },
         },
     },
@@ -81,10 +110,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         id=_ref("Id"),
         capacity={**_COUNT, "minimum": 0},
         reserved={**_COUNT, "minimum": 0},
+        pools=_POOLS,
+        waitlisted={
+            **_COUNT,
+            "minimum": 0,
+            "description": "entries on its waiting list (waiting or holding an offer)",
+        },
         remaining={**_COUNT, "minimum": 0},
     ),
     "Reservation": _record(
-        id={"type": "string", "format": "uuid"},
+        id=_UUID,
         schedule_id=_ref("Id"),
         user_id=_ref("Id"),
         quantity={**_COUNT, "minimum": 1},
@@ -92,6 +127,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         created_at=_TIME,
         updated_at=_TIME,
         expires_at={"anyOf": [_TIME, {"type": "null"}], "description": "holds only"},
+        order_id={"anyOf": [_UUID, {"type": "null"}], "description": "lines of an order only"},
+    ),
+    "Order": _record(
+        order_id=_UUID,
+        lines={"type": "array", "items": _ref("Reservation"), "minItems": 1},
     ),
     "ReservationPage": _record(
         items={"type": "array", "items": _ref("Reservation")},
@@ -123,7 +163,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 _WHEN = {
     400: "CAPACITY_EXCEEDED, RESERVATION_ALREADY_CANCELLED or ALREADY_REFUNDED",
     401: f"VALIDATION_ERROR: no {USER_HEADER} header (the authenticated user)",
-    404: "SCHEDULE_NOT_FOUND or RESERVATION_NOT_FOUND (or another user's reservation)",
+    404: "SCHEDULE_NOT_FOUND, RESERVATION_NOT_FOUND or ORDER_NOT_FOUND "
+    "(or another user's reservation or order)",
     409: "SCHEDULE_ALREADY_EXISTS, DUPLICATE_RESERVATION, INVALID_STATE_TRANSITION "
     "or CONCURRENCY_CONFLICT",
     410: "HOLD_EXPIRED: the hold lapsed and its seats were released",
@@ -199,10 +240,12 @@ def link(operation_id: str, **parameters: str) -> dict[str, Any]:
     return {"operationId": operation_id, "parameters": parameters}
 
 
-def reservation_links(*operation_ids: str) -> dict[str, Any]:
-    """Links from an answered reservation to operations on it, as the same user."""
+def _as_owner(parameter: str, pointer: str, *operation_ids: str) -> dict[str, Any]:
+    """Links from an answer to operations on what it made, as the same user: the path
+    ``parameter`` is the answer's value at the JSON ``pointer``."""
+    value = f"$response.body#{pointer}"
     return {
-        operation_id: link(operation_id, reservation_id="$response.body#/id", **_SAME_USER)
+        operation_id: link(operation_id, **{parameter: value}, **_SAME_USER)
         for operation_id in operation_ids
     }
 
@@ -251,12 +294,27 @@ def booking(operation_id: str, body: str, *follow_ups: str) -> dict[str, Any]:
         (400, *ON_RESERVATIONS),
         body=body,
         parameters=(USER, IDEMPOTENCY_KEY),
-        links=reservation_links(*follow_ups),
+        links=_as_owner("reservation_id", "/id", *follow_ups),
+    )
+
+
+def checkout() -> dict[str, Any]:
+    """``POST /orders``: an order booked as ``X-User-Id`` (an ``Idempotency-Key`` replays
+    it), leading to reading, confirming and cancelling it as the same user."""
+    return operation(
+        "create_order",
+        201,
+        "Order",
+        (400, *ON_RESERVATIONS),
+        body="NewOrder",
+        body_required=True,
+        parameters=(USER, IDEMPOTENCY_KEY),
+        links=_as_owner("order_id", "/order_id", "get_order", "confirm_order", "cancel_order"),
     )
 
 
 #: The path parameters that are the library's identifiers.
-_ID_PARAMETERS = {"schedule_id", "reservation_id"}
+_ID_PARAMETERS = {"schedule_id", "reservation_id", "order_id"}
 
 
 def install(app: FastAPI) -> None:

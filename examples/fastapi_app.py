@@ -7,8 +7,8 @@ default a SQLite file; a sync URL is reached through its asyncio driver)::
 
 The endpoints await the service on the event loop: no thread pool. ONE exception handler
 maps every ``BusinessException``, and one more the framework's own refusals (no such route,
-a method the route does not take) to the same body. Reservation routes act for the user
-named by the ``X-User-Id`` header (a stand-in for the host's authentication; see
+a method the route does not take) to the same body. Reservation and order routes act for
+the user named by the ``X-User-Id`` header (a stand-in for the host's authentication; see
 ``examples._common.authenticated_user``). ``/openapi.json`` describes every body, header,
 answer and link (``examples._openapi``).
 """
@@ -39,7 +39,11 @@ from examples._common import (
     idempotency_key,
     json_object,
     list_arguments,
+    order_hold_for,
+    order_json,
+    order_lines,
     page_json,
+    pools,
     required,
     reservation_json,
     schedule_json,
@@ -49,6 +53,7 @@ from examples._openapi import (
     ON_RESERVATIONS,
     USER,
     booking,
+    checkout,
     install,
     link,
     operation,
@@ -134,7 +139,7 @@ def create_app(url: str | None = None) -> FastAPI:
             "create_schedule",
             201,
             "Schedule",
-            (409, 422, 503),
+            (404, 409, 422, 503),
             body="NewSchedule",
             body_required=True,
             links=_SCHEDULE_LINKS,
@@ -142,7 +147,9 @@ def create_app(url: str | None = None) -> FastAPI:
     )
     async def create_schedule(body: JsonBody) -> dict[str, Any]:
         capacity = required(body, "capacity")
-        schedule = await service.create_schedule(required(body, "schedule_id"), capacity)
+        schedule = await service.create_schedule(
+            required(body, "schedule_id"), capacity, pools=pools(body)
+        )
         return schedule_json(schedule)
 
     @app.get(
@@ -249,5 +256,36 @@ def create_app(url: str | None = None) -> FastAPI:
     )
     async def refund_reservation(reservation_id: str, user: User) -> dict[str, Any]:
         return reservation_json(await service.refund_reservation(reservation_id, user_id=user))
+
+    # --8<-- [start:checkout]
+    @app.post("/orders", **checkout())
+    async def create_order(body: JsonBody, user: User, key: Key) -> dict[str, Any]:
+        lines = await service.create_order(
+            user, order_lines(body), idempotency_key=key, hold_for=order_hold_for(body)
+        )
+        return order_json(lines)
+
+    # --8<-- [end:checkout]
+
+    @app.get(
+        "/orders/{order_id}",
+        **operation("get_order", 200, "Order", (401, 404, 422, 503), parameters=(USER,)),
+    )
+    async def get_order(order_id: str, user: User) -> dict[str, Any]:
+        return order_json(await service.get_order(order_id, user_id=user))
+
+    @app.post(
+        "/orders/{order_id}/confirm",
+        **operation("confirm_order", 200, "Order", (410, *ON_RESERVATIONS), parameters=(USER,)),
+    )
+    async def confirm_order(order_id: str, user: User) -> dict[str, Any]:
+        return order_json(await service.confirm_order(order_id, user_id=user))
+
+    @app.post(
+        "/orders/{order_id}/cancel",
+        **operation("cancel_order", 200, "Order", (400, *ON_RESERVATIONS), parameters=(USER,)),
+    )
+    async def cancel_order(order_id: str, user: User) -> dict[str, Any]:
+        return order_json(await service.cancel_order(order_id, user_id=user))
 
     return app

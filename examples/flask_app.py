@@ -7,8 +7,8 @@ default a SQLite file)::
 
 ONE ``errorhandler`` maps every ``BusinessException``, and one more the framework's own
 refusals (no such route, a method the route does not take, a body over
-``MAX_BODY_BYTES``) to the same body. Reservation routes act for the user named by the
-``X-User-Id`` header (a stand-in for the host's authentication; see
+``MAX_BODY_BYTES``) to the same body. Reservation and order routes act for the user named
+by the ``X-User-Id`` header (a stand-in for the host's authentication; see
 ``examples._common.authenticated_user``).
 """
 
@@ -34,7 +34,11 @@ from examples._common import (
     idempotency_key,
     json_object,
     list_arguments,
+    order_hold_for,
+    order_json,
+    order_lines,
     page_json,
+    pools,
     required,
     reservation_json,
     schedule_json,
@@ -79,7 +83,9 @@ def create_app(engine: Engine | None = None) -> Flask:
     def create_schedule() -> tuple[dict[str, Any], int]:
         body = json_object(request.get_data())
         capacity = required(body, "capacity")
-        schedule = service.create_schedule(required(body, "schedule_id"), capacity)
+        schedule = service.create_schedule(
+            required(body, "schedule_id"), capacity, pools=pools(body)
+        )
         return schedule_json(schedule), 201
 
     @app.get("/schedules/<schedule_id>")
@@ -133,5 +139,25 @@ def create_app(engine: Engine | None = None) -> Flask:
     @app.post("/reservations/<reservation_id>/refund")
     def refund_reservation(reservation_id: str) -> dict[str, Any]:
         return reservation_json(service.refund_reservation(reservation_id, user_id=_user()))
+
+    @app.post("/orders")
+    def create_order() -> tuple[dict[str, Any], int]:
+        body = json_object(request.get_data())
+        lines = service.create_order(
+            _user(), order_lines(body), idempotency_key=_key(), hold_for=order_hold_for(body)
+        )
+        return order_json(lines), 201
+
+    @app.get("/orders/<order_id>")
+    def get_order(order_id: str) -> dict[str, Any]:
+        return order_json(service.get_order(order_id, user_id=_user()))
+
+    @app.post("/orders/<order_id>/confirm")
+    def confirm_order(order_id: str) -> dict[str, Any]:
+        return order_json(service.confirm_order(order_id, user_id=_user()))
+
+    @app.post("/orders/<order_id>/cancel")
+    def cancel_order(order_id: str) -> dict[str, Any]:
+        return order_json(service.cancel_order(order_id, user_id=_user()))
 
     return app

@@ -21,8 +21,7 @@ PAGE = "errors.md"
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "CAPACITY_EXCEEDED": (
         "fewer seats remain than requested, on the schedule or one of its pools",
-        "`requested`, `remaining`, `schedule_id` (the counter short of seats); "
-        "`line` for an order",
+        "`requested`, `remaining`, `schedule_id` (the counter short of seats); `line` for an order",
     ),
     "RESERVATION_ALREADY_CANCELLED": ("cancel of a cancelled reservation", "`status`, `action`"),
     "ALREADY_REFUNDED": ("refund of a refunded reservation", "`status`, `action`"),

@@ -20,4 +20,8 @@ urlpatterns = [
     path("reservations/<str:reservation_id>/confirm", views.confirm_reservation),
     path("reservations/<str:reservation_id>/cancel", views.cancel_reservation),
     path("reservations/<str:reservation_id>/refund", views.refund_reservation),
+    path("orders", views.create_order),
+    path("orders/<str:order_id>", views.get_order),
+    path("orders/<str:order_id>/confirm", views.confirm_order),
+    path("orders/<str:order_id>/cancel", views.cancel_order),
 ]

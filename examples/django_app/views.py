@@ -1,8 +1,9 @@
 """The endpoints: parse JSON, call the service, answer JSON; errors go to the middleware.
 
 A JSON API authenticated by other means than Django's session cookie: CSRF-exempt, every
-route (``api``). Reservation routes act for the user named by the ``X-User-Id`` header (a
-stand-in for the host's authentication; see ``examples._common.authenticated_user``).
+route (``api``). Reservation and order routes act for the user named by the ``X-User-Id``
+header (a stand-in for the host's authentication; see
+``examples._common.authenticated_user``).
 Django's own refusals (no such route, a method the route does not take, a body over
 ``MAX_BODY_BYTES``, a failed CSRF check) answer the library's ``{code, message, details}``
 body too (``refusal``, ``not_found``, ``csrf_failure``).
@@ -32,7 +33,11 @@ from examples._common import (
     idempotency_key,
     json_object,
     list_arguments,
+    order_hold_for,
+    order_json,
+    order_lines,
     page_json,
+    pools,
     required,
     reservation_json,
     schedule_json,
@@ -112,7 +117,9 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
 def create_schedule(request: HttpRequest) -> JsonResponse:
     body = _body(request)
     capacity = required(body, "capacity")
-    schedule = get_service().create_schedule(required(body, "schedule_id"), capacity)
+    schedule = get_service().create_schedule(
+        required(body, "schedule_id"), capacity, pools=pools(body)
+    )
     return JsonResponse(schedule_json(schedule), status=201)
 
 
@@ -196,3 +203,43 @@ def cancel_reservation(request: HttpRequest, reservation_id: str) -> JsonRespons
 def refund_reservation(request: HttpRequest, reservation_id: str) -> JsonResponse:
     reservation = get_service().refund_reservation(reservation_id, user_id=_user(request))
     return JsonResponse(reservation_json(reservation))
+
+
+@api("POST")
+def create_order(request: HttpRequest) -> JsonResponse:
+    body = _body(request)
+    user_id = _user(request)
+    using = _database()
+    # Every line and its Order row commit together, or nothing does (as for a booking).
+    with transaction.atomic(using=using):
+        lines = get_service().create_order(
+            user_id,
+            order_lines(body),
+            idempotency_key=_key(request),
+            hold_for=order_hold_for(body),
+        )
+        for line in lines:
+            Order.objects.using(using).get_or_create(
+                reservation_id=line.id,
+                defaults={"schedule_id": line.schedule_id, "user_id": line.user_id},
+            )
+    return JsonResponse(order_json(lines), status=201)
+
+
+@api("GET")
+def get_order(request: HttpRequest, order_id: str) -> JsonResponse:
+    return JsonResponse(order_json(get_service().get_order(order_id, user_id=_user(request))))
+
+
+# Not in the request's transaction, as confirm_reservation: a lapsed order's expiry is
+# committed although the call answers HOLD_EXPIRED.
+@transaction.non_atomic_requests
+@api("POST")
+def confirm_order(request: HttpRequest, order_id: str) -> JsonResponse:
+    lines = get_service().confirm_order(order_id, user_id=_user(request))
+    return JsonResponse(order_json(lines))
+
+
+@api("POST")
+def cancel_order(request: HttpRequest, order_id: str) -> JsonResponse:
+    return JsonResponse(order_json(get_service().cancel_order(order_id, user_id=_user(request))))

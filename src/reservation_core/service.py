@@ -137,7 +137,8 @@ class ReservationService(ServiceBase):
 
         Examples:
             >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-            >>> service = ReservationService(lambda: InMemoryUnitOfWork(InMemoryStore()))
+            >>> store = InMemoryStore()
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
             >>> _ = service.create_schedule("afternoon", capacity=50)
             >>> service.create_schedule("workshop-a", capacity=30, pools=["afternoon"]).pools
             ('afternoon',)
@@ -326,7 +327,8 @@ class ReservationService(ServiceBase):
         Examples:
             >>> from reservation_core import OrderLine
             >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-            >>> service = ReservationService(lambda: InMemoryUnitOfWork(InMemoryStore()))
+            >>> store = InMemoryStore()
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
             >>> _ = service.create_schedule("talk-a", capacity=5)
             >>> _ = service.create_schedule("workshop-b", capacity=1)
             >>> lines = service.create_order(

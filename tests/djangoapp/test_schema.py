@@ -59,6 +59,11 @@ def test_the_django_migrations_build_metadata_exactly_and_unapply(alias: str) ->
     try:
         assert rc_tables(engine) == set(metadata.tables)
         assert rc_differences(engine) == []
+        # Other tests' committed rows (holds, pools, waiting entries) would stop a
+        # downgrade, as the revisions' own downgrades say: the schema is tested empty.
+        with engine.begin() as connection:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
         call_command("migrate", "reservation_core", "zero", database=alias, verbosity=0)
         assert rc_tables(engine) == set()
         call_command("migrate", "reservation_core", database=alias, verbosity=0)

@@ -42,7 +42,14 @@ def test_create_schedule_is_201(web: WebClient, new_id: NewId) -> None:
     schedule_id = new_id("sched")
     answer = web.post("/schedules", {"schedule_id": schedule_id, "capacity": 3})
     assert (answer.status, answer.media_type) == (201, "application/json")
-    assert answer.body == {"id": schedule_id, "capacity": 3, "reserved": 0, "remaining": 3}
+    assert answer.body == {
+        "id": schedule_id,
+        "capacity": 3,
+        "reserved": 0,
+        "pools": [],
+        "waitlisted": 0,
+        "remaining": 3,
+    }
     assert web.get(f"/schedules/{schedule_id}").body == answer.body
 
 
@@ -60,8 +67,10 @@ def test_create_reservation_is_201_and_readable(web: WebClient, new_id: NewId) -
         "created_at",
         "updated_at",
         "expires_at",
+        "order_id",
     }
     assert created["expires_at"] is None  # a booking, not a hold
+    assert created["order_id"] is None  # booked alone, not a line of an order
     assert (created["schedule_id"], created["user_id"]) == (schedule_id, user_id)
     assert (created["quantity"], created["status"]) == (2, "CONFIRMED")
     assert web.get(f"/reservations/{created['id']}", user=user_id).body == created

@@ -68,7 +68,14 @@ def test_hundred_requests_for_ten_seats(
     assert {body["code"] for status, body in results if status == 400} == {"CAPACITY_EXCEEDED"}
     assert call(server_address, "GET", f"/schedules/{schedule_id}") == (
         200,
-        {"id": schedule_id, "capacity": 10, "reserved": 10, "remaining": 0},
+        {
+            "id": schedule_id,
+            "capacity": 10,
+            "reserved": 10,
+            "pools": [],
+            "waitlisted": 0,
+            "remaining": 0,
+        },
     )
     tally = sql_backend(race_engine.dialect.name, race_engine).tally(schedule_id)
     assert tally.consistent

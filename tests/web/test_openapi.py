@@ -17,7 +17,10 @@ from sqlalchemy import Engine
 
 from examples._common import MAX_COUNT as EXAMPLE_MAX_COUNT
 from examples._common import MAX_ID_LENGTH as EXAMPLE_MAX_ID_LENGTH
+from examples._common import MAX_ORDER_LINES as EXAMPLE_MAX_ORDER_LINES
+from examples._common import MAX_POOLS as EXAMPLE_MAX_POOLS
 from examples.fastapi_app import create_app
+from reservation_core.domain._validation import MAX_ORDER_LINES, MAX_POOLS
 from reservation_core.testing import MAX_COUNT, MAX_ID_LENGTH
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -47,15 +50,20 @@ def test_every_body_a_route_reads_is_described(description: dict[str, Any]) -> N
         "create_schedule": "#/components/schemas/NewSchedule",
         "create_reservation": "#/components/schemas/NewReservation",
         "hold_reservation": "#/components/schemas/NewHold",
+        "create_order": "#/components/schemas/NewOrder",
     }
     new_schedule = description["components"]["schemas"]["NewSchedule"]
     assert new_schedule["required"] == ["schedule_id", "capacity"]
+    assert set(new_schedule["properties"]) == {"schedule_id", "capacity", "pools"}
+    new_order = description["components"]["schemas"]["NewOrder"]
+    assert new_order["required"] == ["lines"]
+    assert set(new_order["properties"]) == {"lines", "hold_for_seconds"}
 
 
 @pytest.mark.parametrize(
     ("operation_id", "statuses"),
     [
-        ("create_schedule", {"201", "409", "413", "422", "503"}),
+        ("create_schedule", {"201", "404", "409", "413", "422", "503"}),
         ("get_schedule", {"200", "404", "422", "503"}),
         ("create_reservation", {"201", "400", "401", "404", "409", "413", "422", "503"}),
         ("hold_reservation", {"201", "400", "401", "404", "409", "413", "422", "503"}),
@@ -65,6 +73,10 @@ def test_every_body_a_route_reads_is_described(description: dict[str, Any]) -> N
         ("confirm_reservation", {"200", "401", "404", "409", "410", "422", "503"}),
         ("refund_reservation", {"200", "400", "401", "404", "409", "422", "503"}),
         ("release_expired_holds", {"200", "409", "503"}),
+        ("create_order", {"201", "400", "401", "404", "409", "413", "422", "503"}),
+        ("get_order", {"200", "401", "404", "422", "503"}),
+        ("confirm_order", {"200", "401", "404", "409", "410", "422", "503"}),
+        ("cancel_order", {"200", "400", "401", "404", "409", "422", "503"}),
     ],
 )
 def test_every_status_is_listed_with_the_library_error_body(
@@ -95,6 +107,10 @@ def test_the_user_header_is_required_where_the_app_requires_it(
         "cancel_reservation",
         "confirm_reservation",
         "refund_reservation",
+        "create_order",
+        "get_order",
+        "confirm_order",
+        "cancel_order",
     }
 
 
@@ -118,7 +134,20 @@ def test_links_lead_from_a_schedule_to_its_bookings_and_on(description: dict[str
     assert links("hold_reservation") == dict.fromkeys(
         ("get_reservation", "confirm_reservation", "cancel_reservation"), as_owner
     )
+    order_as_owner = {"order_id": "$response.body#/order_id", **same_user}
+    assert links("create_order") == dict.fromkeys(
+        ("get_order", "confirm_order", "cancel_order"), order_as_owner
+    )
+
+
+def test_the_answers_are_described_with_every_field(description: dict[str, Any]) -> None:
+    """A schedule's pools, a reservation's order_id and an order are in the answers."""
+    schemas = description["components"]["schemas"]
+    assert "pools" in schemas["Schedule"]["required"]
+    assert "order_id" in schemas["Reservation"]["required"]
+    assert schemas["Order"]["required"] == ["order_id", "lines"]
 
 
 def test_the_described_limits_are_the_library_s() -> None:
     assert (EXAMPLE_MAX_COUNT, EXAMPLE_MAX_ID_LENGTH) == (MAX_COUNT, MAX_ID_LENGTH)
+    assert (EXAMPLE_MAX_ORDER_LINES, EXAMPLE_MAX_POOLS) == (MAX_ORDER_LINES, MAX_POOLS)

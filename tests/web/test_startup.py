@@ -112,6 +112,8 @@ def test_uvicorn_workers_on_an_empty_database_all_start(server: str, tmp_path: P
             "id": "s",
             "capacity": 2,
             "reserved": 1,
+            "pools": [],
+            "waitlisted": 0,
             "remaining": 1,
         }
     assert "Traceback" not in running.output, running.output

@@ -192,21 +192,18 @@ def take_lines(
     The one path for a booking that counts against pools, and for an order: every counter
     the lines count against is locked first, in the order of the counters' ids (so two
     such bookings never wait for each other in a cycle), then all lines are decided
-    together (the domain's ``decide_lines``) and written, or none. A line refused short of
-    seats or by an active reservation first has the lines' schedules' lapsed holds expire,
-    as a single booking short of seats does, and the lines are decided again: expiring
-    only frees seats and users, so the outcome is the one of expiring first, without the
-    lookups when every line fits. Returns the first line that does not fit, having written
-    nothing but the expiries (the caller rolls back).
+    together (the domain's ``decide_lines``) and written, or none. Each line's schedule
+    first releases its lapsed holds (§13: "each line first releases its schedule's lapsed
+    holds"), under the locks, so a lapsed hold is never seen taking a seat an order needs.
+    Returns the first line that does not fit, having written nothing but the expiries
+    (the caller rolls back).
     """
     schedule_ids = [line.schedule_id for line in lines]
     counters = uow.schedules.lock(schedule_ids)
+    expired = [expire_holds(uow, sid, now) for sid in schedule_ids if sid in counters]
+    if any(expired):
+        counters = uow.schedules.lock(schedule_ids)  # locked already: reads the new counts
     refused = _decide(uow, lines, counters)
-    if refused is not None and refused.reason != "missing":  # missing stays missing
-        expired = [expire_holds(uow, sid, now) for sid in schedule_ids if sid in counters]
-        if any(expired):
-            counters = uow.schedules.lock(schedule_ids)  # locked already: reads the new counts
-            refused = _decide(uow, lines, counters)
     if refused is None:
         uow.schedules.move_seats(seat_changes(lines, counters, 1))
         uow.reservations.insert(lines)

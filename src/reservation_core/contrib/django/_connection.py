@@ -200,13 +200,10 @@ class DjangoConnection:
         ``Connection.execute`` does: how an order's lines and a schedule's pools are inserted.
         """
         if not isinstance(params, dict):
-            many = list(params)
-            compiled = self._compiled(statement, many[0])
-            sql = compiled.bound(many[0])[0]
-            rows = [compiled.bound(row)[1] for row in many]
-            with self.errors(sql, rows), self.connection.cursor() as cursor:
-                cursor.executemany(sql, rows)
-                return Result([], cursor.rowcount)
+            rows = list(params)
+            compiled = self._compiled(statement, rows[0])
+            bound = [compiled.bound(row) for row in rows]
+            return self._run(bound[0][0], [values for _, values in bound], None, many=True)
         compiled = self._compiled(statement, params)
         sql, values = compiled.bound(params)
         return self._run(sql, values, compiled)
@@ -225,9 +222,14 @@ class DjangoConnection:
         """Run SQL in the driver's ``format`` style with driver-ready parameters."""
         return self._run(sql, params, None)
 
-    def _run(self, sql: str, params: Any, compiled: _Compiled | None) -> Result:
+    def _run(
+        self, sql: str, params: Any, compiled: _Compiled | None, *, many: bool = False
+    ) -> Result:
         with self.errors(sql, params), self.connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
             rowcount = cursor.rowcount
             raw = cursor.fetchall() if compiled is not None and compiled.returns_rows else []
         return Result([] if compiled is None else compiled.rows(raw), rowcount)
