@@ -411,7 +411,8 @@ class ReservationService(ServiceBase):
 
         Examples:
             >>> from reservation_core.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-            >>> service = ReservationService(lambda: InMemoryUnitOfWork(InMemoryStore()))
+            >>> store = InMemoryStore()
+            >>> service = ReservationService(lambda: InMemoryUnitOfWork(store))
             >>> _ = service.create_schedule("talk-a", capacity=1)
             >>> booking = service.create_reservation("talk-a", "ann")
             >>> entry = service.join_waitlist("talk-a", "bob")

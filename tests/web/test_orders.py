@@ -163,7 +163,14 @@ def test_a_booking_on_a_pooled_schedule_is_refused_short_on_its_pool(
     made = web.post("/schedules", {"schedule_id": workshop, "capacity": 3, "pools": [room]})
     assert (made.status, made.body) == (
         201,
-        {"id": workshop, "capacity": 3, "reserved": 0, "pools": [room], "remaining": 3},
+        {
+            "id": workshop,
+            "capacity": 3,
+            "reserved": 0,
+            "pools": [room],
+            "waitlisted": 0,
+            "remaining": 3,
+        },
     )
     assert (
         web.post(f"/schedules/{room}/reservations", {"quantity": 2}, user="walk-in").status == 201
