@@ -24,16 +24,6 @@ MISSING = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def service(backend: Backend, clock: Clock) -> ReservationService:
-    return backend.service(clock=clock)
-
-
-@pytest.fixture
 def schedule_id(service: ReservationService, new_id: Callable[[str], str]) -> str:
     sid = new_id("s")
     service.create_schedule(sid, 3)
