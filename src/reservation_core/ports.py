@@ -262,11 +262,19 @@ class WaitlistRepository(Protocol):
     def by_reservation(self, reservation_id: str) -> WaitlistEntry | None:
         """The entry whose offer is ``reservation_id``, if any."""
 
-    def waiting(self, schedule_id: str) -> list[tuple[WaitlistEntry, timedelta]]:
-        """The schedule's ``WAITING`` entries in join order, each with its ``offer_for``."""
+    def waiting(
+        self, schedule_id: str, limit: int | None = None
+    ) -> list[tuple[WaitlistEntry, timedelta]]:
+        """The schedule's ``WAITING`` entries in join order, each with its ``offer_for``.
 
-    def offered(self, schedule_id: str) -> list[WaitlistEntry]:
-        """The schedule's ``OFFERED`` entries."""
+        With ``limit``, only the first ``limit`` of them (an index range, not the list).
+        """
+
+    def answered(self, schedule_id: str) -> list[WaitlistEntry]:
+        """The schedule's ``OFFERED`` entries whose offer is no longer ``HELD``.
+
+        Those that are still ``HELD`` (most, on a busy list) are not read.
+        """
 
     def move(
         self,

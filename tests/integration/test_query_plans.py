@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, event, insert, update
 
 from reservation_core.adapters.sqlalchemy import _statements as sql
 from reservation_core.adapters.sqlalchemy import reservations, schedules
+from reservation_core.adapters.sqlalchemy.tables import waitlist_entries
 
 PAGE_BY_SCHEDULE = "ix_rc_reservations_schedule_id_created_at_id"
 PAGE_BY_USER = "ix_rc_reservations_user_id_created_at_id"
@@ -86,12 +87,12 @@ def filled(request: pytest.FixtureRequest) -> Engine:
     return engine
 
 
-def _analyze(connection: Connection) -> None:
+def _analyze(connection: Connection, table: str = "rc_reservations") -> None:
     name = connection.dialect.name
     if name == "postgresql":
-        connection.exec_driver_sql("ANALYZE rc_reservations")
+        connection.exec_driver_sql(f"ANALYZE {table}")
     elif name in ("mysql", "mariadb"):
-        connection.exec_driver_sql("ANALYZE TABLE rc_reservations").all()
+        connection.exec_driver_sql(f"ANALYZE TABLE {table}").all()
     else:
         connection.exec_driver_sql("ANALYZE")
 
@@ -100,7 +101,7 @@ class _Captured(Exception):
     """Stops a statement before it runs, carrying the SQL and parameters it would send."""
 
 
-def _driver_sql(connection: Connection, statement: Any) -> tuple[str, Any]:
+def _driver_sql(connection: Connection, statement: Any, values: dict[str, Any]) -> tuple[str, Any]:
     """The SQL text and driver-ready parameters the adapter would send for ``statement``."""
 
     def capture(*args: Any) -> None:
@@ -108,7 +109,7 @@ def _driver_sql(connection: Connection, statement: Any) -> tuple[str, Any]:
 
     event.listen(connection, "before_cursor_execute", capture)
     try:
-        connection.execute(statement, PARAMS)
+        connection.execute(statement, values)
     except _Captured as captured:
         return captured.args[0], captured.args[1]
     finally:
@@ -116,9 +117,9 @@ def _driver_sql(connection: Connection, statement: Any) -> tuple[str, Any]:
     raise AssertionError("the statement ran")  # pragma: no cover
 
 
-def _explain(connection: Connection, statement: Any) -> str:
-    """The database's plan for ``statement`` with :data:`PARAMS`, as one string."""
-    text, params = _driver_sql(connection, statement)
+def _explain(connection: Connection, statement: Any, values: dict[str, Any] = PARAMS) -> str:
+    """The database's plan for ``statement`` with ``values``, as one string."""
+    text, params = _driver_sql(connection, statement, values)
     name = connection.dialect.name
     if name == "postgresql":
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
@@ -141,5 +142,75 @@ def test_query_is_an_index_range_scan_without_a_sort(
     expected = index or (PAGE_BY_SCHEDULE, PAGE_BY_USER)
     names = (expected,) if isinstance(expected, str) else expected
     assert any(name in plan for name in names), plan
+    for sort in ("Sort", "filesort", "TEMP B-TREE"):
+        assert sort not in plan, plan
+
+
+# -- the offers' walk through a waiting list ---------------------------------------------
+
+WAITLIST = "ix_rc_waitlist_entries_schedule_id_status_seq"
+WAITLIST_PARAMS = {"schedule_id": "plan-w", "limit": 16}
+
+
+@pytest.fixture(scope="module")
+def waitlisted(filled: Engine) -> Engine:
+    """A sold-out schedule whose list holds 500 entries waiting among 20,000 of many
+    schedules, nearly all gone (as a list that has lived): the offers' queries must find
+    the 500 by the index."""
+    with filled.begin() as connection:
+        if connection.execute(schedules.select().where(schedules.c.id == "plan-w")).first():
+            return filled
+        connection.execute(insert(schedules), [{"id": "plan-w", "capacity": 1, "reserved": 1}])
+        connection.execute(
+            insert(reservations),
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "schedule_id": "plan-w",
+                    "user_id": "plan-w-owner",
+                    "quantity": 1,
+                    "status": "CONFIRMED",
+                    "created_at": START,
+                    "updated_at": START,
+                }
+            ],
+        )
+        gone = ("LEFT", "EXPIRED", "ACCEPTED")
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "schedule_id": "plan-w" if n % 20 == 0 else f"plan-s-{n % 40}",
+                "user_id": f"plan-w-{n}",
+                "quantity": 1,
+                "status": "WAITING" if n % 40 == 0 else gone[n % 3],
+                "offer_for_us": 3_600_000_000,
+                "created_at": START + timedelta(seconds=n),
+                "updated_at": START + timedelta(seconds=n),
+            }
+            for n in range(20_000)
+        ]
+        connection.execute(insert(waitlist_entries), rows)
+        waiting = sum(row["status"] == "WAITING" for row in rows)
+        connection.execute(
+            update(schedules).where(schedules.c.id == "plan-w").values(waitlisted=waiting)
+        )
+        _analyze(connection, "rc_waitlist_entries")
+    return filled
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param(sql.FIRST_WAITING, id="first-waiting"),
+        pytest.param(sql.ANSWERED, id="answered-offers"),
+        pytest.param(sql.POSITION, id="position"),
+    ],
+)
+def test_the_offers_walk_reads_the_list_by_its_index(waitlisted: Engine, statement: Any) -> None:
+    """A cancel on a long list reads a page of it by the index, in join order, unsorted."""
+    with waitlisted.begin() as connection:
+        plan = _explain(connection, statement, {**WAITLIST_PARAMS, "seq": 10**9})
+    print(plan)
+    assert WAITLIST in plan, plan
     for sort in ("Sort", "filesort", "TEMP B-TREE"):
         assert sort not in plan, plan

@@ -175,12 +175,12 @@ class _StrictHeadOfLine(_Delegate):
         super().__init__(inner)
         self._schedules = schedules
 
-    def waiting(self, schedule_id: str) -> list[Any]:
+    def waiting(self, schedule_id: str, limit: int | None = None) -> list[Any]:
         schedule = self._schedules.get(schedule_id)
         counted = [schedule_id, *schedule.pools] if schedule is not None else []
         free = min((self._schedules.get(c).remaining for c in counted), default=0)
         line = []
-        for entry, offer_for in self._inner.waiting(schedule_id):
+        for entry, offer_for in self._inner.waiting(schedule_id, limit):
             if entry.quantity > free:
                 break
             line.append((entry, offer_for))

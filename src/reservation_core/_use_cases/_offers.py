@@ -11,7 +11,8 @@ itself says how many wait (``ScheduleRepository.release_seats``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from reservation_core.domain import Reservation, ReservationStatus
 from reservation_core.domain._booking import counters_of, fits
@@ -55,45 +56,69 @@ def settle_offer(uow: AbstractUnitOfWork, reservation_id: str, now: datetime) ->
 def offer_seats(uow: AbstractUnitOfWork, schedule_id: str, now: datetime) -> int:
     """Offer the schedule's free seats to its waiting list, first fit; how many offers.
 
-    Settles the list's lapsed and answered offers first. The caller has freed seats on
-    the schedule in this unit of work, so it holds the schedule's and its pools' locks
-    (read again here, in the order of their ids).
+    Settles the list's answered offers first (confirmed, expired, cancelled). The caller
+    has freed seats on the schedule in this unit of work, so it holds the schedule's and
+    its pools' locks (read again here, in the order of their ids).
+
+    The list is read from its head, a page at a time (each page four times the one
+    before, read again from the head), and further only while seats stay free and
+    entries remain: a cancel on a long list reads a page, not the list.
     """
     counters = uow.schedules.lock([schedule_id])
     schedule = counters.get(schedule_id)
     if schedule is None or not schedule.waitlisted:
         return 0
-    for entry in uow.waitlist.offered(schedule_id):
+    for entry in uow.waitlist.answered(schedule_id):
         settle(uow, entry, now)
-    waiting = uow.waitlist.waiting(schedule_id)
-    if not waiting:
-        return 0
     counted = counters_of(schedule)
     free = {counter: counters[counter].remaining for counter in counted}
-    active = uow.reservations.active_users([(schedule_id, e.user_id) for e, _ in waiting])
-    offers = 0
-    for entry, offer_for in waiting:
-        if (schedule_id, entry.user_id) in active:  # booked directly since: keeps its place
-            continue
-        if not all(fits(entry.quantity, free[counter]) for counter in counted):
-            continue  # first fit: too big for now, it keeps its place
-        hold = Reservation(
-            id=offer_reservation_id(),
-            schedule_id=schedule_id,
-            user_id=entry.user_id,
-            quantity=entry.quantity,
-            status=ReservationStatus.HELD,
-            created_at=now,
-            updated_at=now,
-            expires_at=offer_expiry(now, offer_for),
-        )
-        uow.schedules.move_seats(dict.fromkeys(counted, entry.quantity))
-        uow.reservations.insert([hold])
-        if not uow.waitlist.move(entry.id, WAITING, OFFERED, now, hold.id):
-            raise TransientConflict("a waiting entry moved under a held schedule lock")
-        for counter in counted:
-            free[counter] -= entry.quantity
-        offers += 1
-        if min(free.values()) <= 0:
+    offers, seen, limit = 0, 0, _FIRST_PAGE
+    while min(free.values()) > 0:
+        waiting = uow.waitlist.waiting(schedule_id, limit)
+        # The entries before ``seen`` were passed over already (offered ones left the list).
+        page = waiting[seen - offers :]
+        active = uow.reservations.active_users([(schedule_id, e.user_id) for e, _ in page])
+        for entry, offer_for in page:
+            seen += 1
+            if (schedule_id, entry.user_id) in active:  # booked directly since: keeps its place
+                continue
+            if not all(fits(entry.quantity, free[counter]) for counter in counted):
+                continue  # first fit: too big for now, it keeps its place
+            _offer(uow, entry, offer_for, counted, now)
+            for counter in counted:
+                free[counter] -= entry.quantity
+            offers += 1
+            if min(free.values()) <= 0:
+                break
+        if len(waiting) < limit:  # the whole list was read
             break
+        limit *= 4
     return offers
+
+
+#: The entries the offers' walk reads first; few limits, so few distinct statements.
+_FIRST_PAGE = 16
+
+
+def _offer(
+    uow: AbstractUnitOfWork,
+    entry: WaitlistEntry,
+    offer_for: timedelta,
+    counted: Sequence[str],
+    now: datetime,
+) -> None:
+    """Offer ``entry`` its seats: a HELD reservation taking them from ``counted``."""
+    hold = Reservation(
+        id=offer_reservation_id(),
+        schedule_id=entry.schedule_id,
+        user_id=entry.user_id,
+        quantity=entry.quantity,
+        status=ReservationStatus.HELD,
+        created_at=now,
+        updated_at=now,
+        expires_at=offer_expiry(now, offer_for),
+    )
+    uow.schedules.move_seats(dict.fromkeys(counted, entry.quantity))
+    uow.reservations.insert([hold])
+    if not uow.waitlist.move(entry.id, WAITING, OFFERED, now, hold.id):
+        raise TransientConflict("a waiting entry moved under a held schedule lock")

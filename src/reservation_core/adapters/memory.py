@@ -348,7 +348,9 @@ class _Waitlist:
                 return self._placed(entry)
         return None
 
-    def waiting(self, schedule_id: str) -> list[tuple[WaitlistEntry, timedelta]]:
+    def waiting(
+        self, schedule_id: str, limit: int | None = None
+    ) -> list[tuple[WaitlistEntry, timedelta]]:
         found = [
             e
             for e in self._store.entries.values()
@@ -356,14 +358,20 @@ class _Waitlist:
         ]
         return [
             (dataclasses.replace(e, position=n), self._store.offer_for[e.id])
-            for n, e in enumerate(found, 1)
+            for n, e in enumerate(found[:limit], 1)
         ]
 
-    def offered(self, schedule_id: str) -> list[WaitlistEntry]:
+    def answered(self, schedule_id: str) -> list[WaitlistEntry]:
+        held = ReservationStatus.HELD
         return [
             e
             for e in self._store.entries.values()
-            if e.schedule_id == schedule_id and e.status is WaitlistStatus.OFFERED
+            if e.schedule_id == schedule_id
+            and e.status is WaitlistStatus.OFFERED
+            and (
+                e.reservation_id is None
+                or self._store.reservations[e.reservation_id].status is not held
+            )
         ]
 
     def move(

@@ -473,17 +473,22 @@ class SqlWaitlist(_Repository):
     def by_reservation(self, reservation_id: str) -> WaitlistEntry | None:
         return self._one(sql.ENTRY_OF_RESERVATION, {"reservation_id": reservation_id})
 
-    def waiting(self, schedule_id: str) -> list[tuple[WaitlistEntry, timedelta]]:
-        params = {"schedule_id": schedule_id, "status": str(WaitlistStatus.WAITING)}
-        rows = self._runner.execute(sql.ENTRIES, params).all()
+    def waiting(
+        self, schedule_id: str, limit: int | None = None
+    ) -> list[tuple[WaitlistEntry, timedelta]]:
+        params: dict[str, object] = {"schedule_id": schedule_id}
+        statement = sql.WAITING if limit is None else sql.FIRST_WAITING
+        if limit is not None:
+            params["limit"] = limit
+        rows = self._runner.execute(statement, params).all()
         return [
             (self._entry(row, n), timedelta(microseconds=row.offer_for_us))
             for n, row in enumerate(rows, 1)
         ]
 
-    def offered(self, schedule_id: str) -> list[WaitlistEntry]:
-        params = {"schedule_id": schedule_id, "status": str(WaitlistStatus.OFFERED)}
-        return [self._entry(row) for row in self._runner.execute(sql.ENTRIES, params)]
+    def answered(self, schedule_id: str) -> list[WaitlistEntry]:
+        rows = self._runner.execute(sql.ANSWERED, {"schedule_id": schedule_id})
+        return [self._entry(row) for row in rows]
 
     def move(
         self,

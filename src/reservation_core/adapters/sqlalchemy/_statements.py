@@ -444,10 +444,24 @@ ACTIVE_ENTRY = select(*_ENTRY_COLUMNS).where(
 ENTRY_OF_RESERVATION = select(*_ENTRY_COLUMNS).where(
     _W.reservation_id == bindparam("reservation_id")
 )
-ENTRIES = (
+#: A schedule's WAITING entries in join order (the index on schedule, status, seq).
+WAITING = (
     select(*_ENTRY_COLUMNS)
-    .where(_W.schedule_id == bindparam("schedule_id"), _W.status == bindparam("status"))
+    .where(_W.schedule_id == bindparam("schedule_id"), _W.status == literal_column("'WAITING'"))
     .order_by(_W.seq)
+)
+#: Their first ``limit``: where the offers' walk starts (the same index range, cut short).
+FIRST_WAITING = WAITING.limit(bindparam("limit", type_=Integer, literal_execute=True))
+#: OFFERED entries whose offer left HELD: the index range of the schedule's offers, each
+#: joined to its reservation by primary key.
+ANSWERED = (
+    select(*_ENTRY_COLUMNS)
+    .join_from(waitlist_entries, reservations, _R.id == _W.reservation_id)
+    .where(
+        _W.schedule_id == bindparam("schedule_id"),
+        _W.status == literal_column("'OFFERED'"),
+        _R.status != literal_column("'HELD'"),
+    )
 )
 #: A WAITING entry's place: the WAITING entries of its schedule up to it (an index range).
 POSITION = select(func.count()).where(
