@@ -33,6 +33,8 @@ Contenders:
 
 ``--workload order`` books orders (``create_order`` against the same order by hand) and
 the contender ``pooled`` books schedules that count against a pool: see _orders.py.
+``--workload cancel`` and ``cancel-waitlist`` cancel reservations instead, on a schedule
+without and with a waiting list: see _cancels.py.
 
 ``--baseline DIR`` adds the contender ``baseline``: the library of another checkout
 (say ``git worktree add /tmp/base HEAD~1``), imported from ``DIR/src`` in a process of
@@ -98,6 +100,13 @@ sys.path.insert(
 )
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _cancels import (
+    CANCEL_WORKLOADS,
+    cancel_picker,
+    check_cancels,
+    library_cancel_contender,
+    stock,
+)
 from _orders import (
     check_orders,
     check_pools,
@@ -171,10 +180,7 @@ def _now() -> datetime:
 
 
 def library_contender(engines: list[Engine], options: dict[str, Any]) -> MakeClient:
-    services = [
-        ReservationService(lambda engine=engine: SqlAlchemyUnitOfWork(engine), **options)
-        for engine in engines
-    ]
+    services = _services(engines, options)
 
     def client(index: int) -> Book:
         service = services[index % len(services)]
@@ -533,13 +539,15 @@ def drive_processes(
     texts = [url.render_as_string(hide_password=False) for url in urls]
     workers = []
     first = 0
-    for share in shares:
+    for number, share in enumerate(shares):
+        # A cancel's target is cancelled once: each process gets its own share of the stock.
+        mine = ids[number::processes] if workload in CANCEL_WORKLOADS else ids
         spec = _ProcessSpec(
             "library" if src else name,
             texts,
             share,
             first,
-            ids,
+            mine,
             options,
             pgbouncer,
             src,
@@ -638,6 +646,8 @@ def picker(ids: list[str], workload: str = "hot", order_lines: int = 3) -> Calla
     """One schedule every time (hot), or one of many at random (spread); an order's."""
     if workload == "order":
         return order_picker(ids, order_lines)
+    if workload in CANCEL_WORKLOADS:  # ids: the reservations to cancel
+        return cancel_picker(ids)
     if len(ids) == 1:
         only = ids[0]
         return lambda: only
@@ -648,7 +658,7 @@ def check_invariant(engine: Engine, schedule_ids: list[str]) -> None:
     r = reservations.c
     confirmed = (
         select(func.coalesce(func.sum(r.quantity), 0))
-        .where(r.schedule_id == schedules.c.id, r.status == "CONFIRMED")
+        .where(r.schedule_id == schedules.c.id, r.status.in_(["CONFIRMED", "HELD"]))
         .scalar_subquery()
     )
     query = select(schedules.c.id, schedules.c.reserved, confirmed).where(
@@ -737,11 +747,14 @@ def contender(
         _sqlite_begin_immediate(engines[0])
     if workload == "order":
         kind = "library-order"  # the order workload has two contenders: library and raw
+    elif workload in CANCEL_WORKLOADS:
+        kind = "library-cancel"
     makers = {
         "library": library_contender,
         "pooled": library_contender,  # the same bookings, on schedules with pools
         "joined": joined_contender,
         "library-order": _library_order,
+        "library-cancel": _library_cancel,
     }
     try:
         yield makers[kind](engines, options) if kind in makers else orm_contender(engines)
@@ -750,12 +763,19 @@ def contender(
             engine.dispose()
 
 
-def _library_order(engines: list[Engine], options: dict[str, Any]) -> MakeClient:
-    services = [
+def _services(engines: list[Engine], options: dict[str, Any]) -> list[ReservationService]:
+    return [
         ReservationService(lambda engine=engine: SqlAlchemyUnitOfWork(engine), **options)
         for engine in engines
     ]
-    return library_order_contender(services)
+
+
+def _library_order(engines: list[Engine], options: dict[str, Any]) -> MakeClient:
+    return library_order_contender(_services(engines, options))
+
+
+def _library_cancel(engines: list[Engine], options: dict[str, Any]) -> MakeClient:
+    return library_cancel_contender(_services(engines, options))
 
 
 def summarize(workload: str, clients: int, runs: dict[str, list[Run]]) -> dict[str, Any]:
@@ -802,6 +822,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workload", default="hot", help="hot, spread, order, or several: hot,spread,order"
     )
     parser.add_argument("--schedules", type=int, default=1000, help="spread: how many")
+    parser.add_argument(
+        "--cancel-stock", type=int, default=40_000, help="cancel: reservations to cancel"
+    )
+    parser.add_argument(
+        "--waiting", type=int, default=1000, help="cancel-waitlist: the fewest entries waiting"
+    )
     parser.add_argument(
         "--order-schedules", type=int, default=5, help="order: the hot schedules orders share"
     )
@@ -864,19 +890,26 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"# {workload}: runs {','.join(active)} only", file=sys.stderr)
             for clients in client_counts:
                 runs: dict[str, list[Run]] = {name: [] for name in active}
+                offers: dict[str, list[int]] = {name: [] for name in active}
                 for _round in range(args.rounds):
                     for name in active:
                         if not args.keep_tables:
                             empty_tables(checker)
                         count = {"hot": 1, "order": args.order_schedules}.get(
-                            workload, args.schedules
+                            workload, 1 if workload in CANCEL_WORKLOADS else args.schedules
                         )
                         prefix, pooled = f"{workload}{next(serial)}", name == "pooled"
                         ids = fresh_schedules(checker, prefix, count, pooled)
+                        targets = ids
+                        if workload in CANCEL_WORKLOADS:
+                            waiting = args.waiting if workload == "cancel-waitlist" else None
+                            targets = stock(checker, ids[0], args.cancel_stock, waiting)
                         run = run_contender(
-                            name, urls, clients, ids, options, args, checker, workload
+                            name, urls, clients, targets, options, args, checker, workload
                         )
                         check_invariant(checker, ids)
+                        if workload in CANCEL_WORKLOADS:
+                            offers[name].append(check_cancels(checker, ids[0], workload))
                         if pooled:
                             check_pools(checker, ids)
                         if workload == "order":
@@ -891,6 +924,13 @@ def main(argv: list[str] | None = None) -> int:
                                 flush=True,
                             )
                 summary = summarize(workload, clients, runs)
+                if workload == "cancel-waitlist":
+                    # Offers in the timed window (each client's warm-up cancel made one).
+                    rates = sorted(
+                        (made - clients) / run.seconds
+                        for made, run in zip(offers["library"], runs["library"], strict=True)
+                    )
+                    summary["library_offers_per_s"] = round(rates[len(rates) // 2], 1)
                 print(json.dumps(summary) if args.json else _table_line(summary), flush=True)
     finally:
         checker.dispose()
@@ -901,6 +941,9 @@ def _active(names: list[str], workload: str) -> list[str]:
     """The contenders that have a counterpart on ``workload``."""
     if workload == "order":  # a baseline must have orders (create_order) too
         return [n for n in names if n in ("library", "raw", "baseline")]
+    if workload in CANCEL_WORKLOADS:  # the library's cancels; a baseline has no waiting list
+        wanted = ("library", "baseline") if workload == "cancel" else ("library",)
+        return [n for n in names if n in wanted]
     # pgbench books the one hot row: on the spread workload it has no counterpart.
     return [n for n in names if workload == "hot" or not n.startswith("pgbench")]
 
@@ -960,6 +1003,7 @@ def _table_line(summary: dict[str, Any]) -> str:
             "library_vs_baseline",
             "pooled_tps",
             "pooled_vs_library",
+            "library_offers_per_s",
             "library_vs_orm",
             "joined_vs_raw",
             "library-async_tps",
