@@ -44,11 +44,13 @@ DEFAULT_DATABASE_URL = "sqlite:///reservations.sqlite3"
 #: a larger one is refused (413) before it is read, so it costs the server no memory.
 MAX_BODY_BYTES = 16 * 1024
 #: The library's limits, stated here for the OpenAPI description and ``hold_for_seconds``
-#: (tests/web holds them to the library's): an id's length, a count, a hold, a page, the
-#: lines of an order and the pools of a schedule.
+#: (tests/web holds them to the library's): an id's length, a count, a hold (at most 365
+#: days, at least the microsecond a ``timedelta`` counts in), a page, the lines of an
+#: order and the pools of a schedule.
 MAX_ID_LENGTH = 64
 MAX_COUNT = 2**31 - 1
 MAX_HOLD_SECONDS = 365 * 24 * 3600
+MIN_HOLD_SECONDS = 0.000001
 MAX_PAGE_SIZE = 1000
 MAX_ORDER_LINES = 50
 MAX_POOLS = 8
@@ -164,23 +166,32 @@ def _json_type(value: Any) -> str:
 _SHOWN_NUMBER = 2**53
 
 
-def hold_for(body: dict[str, Any]) -> timedelta:
-    """``hold_for_seconds`` (default 600) as a ``timedelta``: a number in 0 < s <= 365 days.
+def _duration(body: dict[str, Any], field: str, default: float) -> timedelta:
+    """``body[field]`` (else ``default``), a number of seconds, as a ``timedelta``.
 
-    Checked here, so an error names ``hold_for_seconds`` and shows the value as sent (a
-    short string, a number of seconds), or its JSON type; the service checks the
-    ``timedelta`` again.
+    A number in ``MIN_HOLD_SECONDS <= s <= MAX_HOLD_SECONDS``, checked here, so an error
+    names ``field`` and shows the value as sent (a short string, a number of seconds), or
+    its JSON type; the service checks the ``timedelta`` again. A ``timedelta`` counts
+    whole microseconds: a positive number below one would round to zero, which the service
+    would refuse naming its own argument, so it is refused here, naming ``field``.
     """
-    field, seconds = "hold_for_seconds", body.get("hold_for_seconds", DEFAULT_HOLD_SECONDS)
+    seconds = body.get(field, default)
     if type(seconds) not in (int, float):
         plain = isinstance(seconds, str) and seconds.isprintable()
         raise invalid(field, "must be a number", _cut(seconds) if plain else _json_type(seconds))
-    if not 0 < seconds <= MAX_HOLD_SECONDS:  # NaN too
+    if not MIN_HOLD_SECONDS <= seconds <= MAX_HOLD_SECONDS:  # NaN too
         shown = seconds if abs(seconds) <= _SHOWN_NUMBER else "number"
         if seconds <= 0:
             raise invalid(field, "must be positive", shown)
+        if seconds < MIN_HOLD_SECONDS:
+            raise invalid(field, f"must be at least {MIN_HOLD_SECONDS:f} seconds", shown)
         raise invalid(field, f"must be at most {MAX_HOLD_SECONDS} seconds", shown)
     return timedelta(seconds=seconds)
+
+
+def hold_for(body: dict[str, Any]) -> timedelta:
+    """``hold_for_seconds`` (default 600) as a ``timedelta`` (:func:`_duration`)."""
+    return _duration(body, "hold_for_seconds", DEFAULT_HOLD_SECONDS)
 
 
 def order_hold_for(body: dict[str, Any]) -> timedelta | None:

@@ -27,6 +27,7 @@ from examples._common import (
     MAX_ORDER_LINES,
     MAX_PAGE_SIZE,
     MAX_POOLS,
+    MIN_HOLD_SECONDS,
     USER_HEADER,
 )
 from reservation_core import ErrorCode, ReservationStatus
@@ -51,7 +52,7 @@ _COUNT = {"type": "integer", "maximum": MAX_COUNT}
 _QUANTITY = {**_COUNT, "minimum": 1, "default": 1}
 _TIME = {"type": "string", "format": "date-time"}
 _UUID = {"type": "string", "format": "uuid"}
-_HOLD_SECONDS = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_HOLD_SECONDS}
+_HOLD_SECONDS = {"type": "number", "minimum": MIN_HOLD_SECONDS, "maximum": MAX_HOLD_SECONDS}
 _POOLS = {"type": "array", "items": _ref("Id"), "maxItems": MAX_POOLS, "uniqueItems": True}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
