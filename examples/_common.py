@@ -29,6 +29,7 @@ from reservation_core import (
     ReservationPage,
     ReservationService,
     Schedule,
+    WaitlistEntry,
 )
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
 from reservation_core.contrib.http import ErrorResponse, error_response, wants_problem_json
@@ -43,10 +44,10 @@ DEFAULT_DATABASE_URL = "sqlite:///reservations.sqlite3"
 #: The largest request body read, in bytes. Every body of this API fits in a few hundred:
 #: a larger one is refused (413) before it is read, so it costs the server no memory.
 MAX_BODY_BYTES = 16 * 1024
-#: The library's limits, stated here for the OpenAPI description and ``hold_for_seconds``
-#: (tests/web holds them to the library's): an id's length, a count, a hold (at most 365
-#: days, at least the microsecond a ``timedelta`` counts in), a page, the lines of an
-#: order and the pools of a schedule.
+#: The library's limits, stated here for the OpenAPI description, ``hold_for_seconds`` and
+#: ``offer_for_seconds`` (tests/web holds them to the library's): an id's length, a count,
+#: a hold or an offer (at most 365 days, at least the microsecond a ``timedelta`` counts
+#: in), a page, the lines of an order and the pools of a schedule.
 MAX_ID_LENGTH = 64
 MAX_COUNT = 2**31 - 1
 MAX_HOLD_SECONDS = 365 * 24 * 3600
@@ -54,7 +55,9 @@ MIN_HOLD_SECONDS = 0.000001
 MAX_PAGE_SIZE = 1000
 MAX_ORDER_LINES = 50
 MAX_POOLS = 8
+#: The library's defaults: a hold lasts 10 minutes, a waiting list's offer an hour.
 DEFAULT_HOLD_SECONDS = 600
+DEFAULT_OFFER_SECONDS = 3600
 
 
 def database_url_from_environment() -> str:
@@ -136,6 +139,16 @@ def order_json(lines: Sequence[Reservation]) -> dict[str, Any]:
     return {"order_id": lines[0].order_id, "lines": [reservation_json(r) for r in lines]}
 
 
+def waitlist_entry_json(entry: WaitlistEntry) -> dict[str, Any]:
+    """A waiting-list entry: its place in line (``position``) and its offer, once made."""
+    return {
+        **dataclasses.asdict(entry),
+        "status": str(entry.status),
+        "created_at": entry.created_at.isoformat(),
+        "updated_at": entry.updated_at.isoformat(),
+    }
+
+
 def page_json(page: ReservationPage) -> dict[str, Any]:
     return {
         "items": [reservation_json(r) for r in page.items],
@@ -192,6 +205,11 @@ def _duration(body: dict[str, Any], field: str, default: float) -> timedelta:
 def hold_for(body: dict[str, Any]) -> timedelta:
     """``hold_for_seconds`` (default 600) as a ``timedelta`` (:func:`_duration`)."""
     return _duration(body, "hold_for_seconds", DEFAULT_HOLD_SECONDS)
+
+
+def offer_for(body: dict[str, Any]) -> timedelta:
+    """``offer_for_seconds`` (default 3600): how long a waiting list's offer is held."""
+    return _duration(body, "offer_for_seconds", DEFAULT_OFFER_SECONDS)
 
 
 def order_hold_for(body: dict[str, Any]) -> timedelta | None:
@@ -411,6 +429,7 @@ __all__ = [
     "http_error",
     "idempotency_key",
     "json_object",
+    "offer_for",
     "order_hold_for",
     "order_json",
     "order_lines",
@@ -418,5 +437,6 @@ __all__ = [
     "required",
     "reservation_json",
     "schedule_json",
+    "waitlist_entry_json",
     "wants_problem_json",
 ]
