@@ -29,6 +29,7 @@ from reservation_core import (
     ReservationPage,
     ReservationService,
     Schedule,
+    WaitlistEntry,
 )
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, metadata
 from reservation_core.contrib.http import ErrorResponse, error_response, wants_problem_json
@@ -43,16 +44,20 @@ DEFAULT_DATABASE_URL = "sqlite:///reservations.sqlite3"
 #: The largest request body read, in bytes. Every body of this API fits in a few hundred:
 #: a larger one is refused (413) before it is read, so it costs the server no memory.
 MAX_BODY_BYTES = 16 * 1024
-#: The library's limits, stated here for the OpenAPI description and ``hold_for_seconds``
-#: (tests/web holds them to the library's): an id's length, a count, a hold, a page, the
-#: lines of an order and the pools of a schedule.
+#: The library's limits, stated here for the OpenAPI description, ``hold_for_seconds`` and
+#: ``offer_for_seconds`` (tests/web holds them to the library's): an id's length, a count,
+#: a hold or an offer (at most 365 days, at least the microsecond a ``timedelta`` counts
+#: in), a page, the lines of an order and the pools of a schedule.
 MAX_ID_LENGTH = 64
 MAX_COUNT = 2**31 - 1
 MAX_HOLD_SECONDS = 365 * 24 * 3600
+MIN_HOLD_SECONDS = 0.000001
 MAX_PAGE_SIZE = 1000
 MAX_ORDER_LINES = 50
 MAX_POOLS = 8
+#: The library's defaults: a hold lasts 10 minutes, a waiting list's offer an hour.
 DEFAULT_HOLD_SECONDS = 600
+DEFAULT_OFFER_SECONDS = 3600
 
 
 def database_url_from_environment() -> str:
@@ -134,6 +139,16 @@ def order_json(lines: Sequence[Reservation]) -> dict[str, Any]:
     return {"order_id": lines[0].order_id, "lines": [reservation_json(r) for r in lines]}
 
 
+def waitlist_entry_json(entry: WaitlistEntry) -> dict[str, Any]:
+    """A waiting-list entry: its place in line (``position``) and its offer, once made."""
+    return {
+        **dataclasses.asdict(entry),
+        "status": str(entry.status),
+        "created_at": entry.created_at.isoformat(),
+        "updated_at": entry.updated_at.isoformat(),
+    }
+
+
 def page_json(page: ReservationPage) -> dict[str, Any]:
     return {
         "items": [reservation_json(r) for r in page.items],
@@ -164,23 +179,37 @@ def _json_type(value: Any) -> str:
 _SHOWN_NUMBER = 2**53
 
 
-def hold_for(body: dict[str, Any]) -> timedelta:
-    """``hold_for_seconds`` (default 600) as a ``timedelta``: a number in 0 < s <= 365 days.
+def _duration(body: dict[str, Any], field: str, default: float) -> timedelta:
+    """``body[field]`` (else ``default``), a number of seconds, as a ``timedelta``.
 
-    Checked here, so an error names ``hold_for_seconds`` and shows the value as sent (a
-    short string, a number of seconds), or its JSON type; the service checks the
-    ``timedelta`` again.
+    A number in ``MIN_HOLD_SECONDS <= s <= MAX_HOLD_SECONDS``, checked here, so an error
+    names ``field`` and shows the value as sent (a short string, a number of seconds), or
+    its JSON type; the service checks the ``timedelta`` again. A ``timedelta`` counts
+    whole microseconds: a positive number below one would round to zero, which the service
+    would refuse naming its own argument, so it is refused here, naming ``field``.
     """
-    field, seconds = "hold_for_seconds", body.get("hold_for_seconds", DEFAULT_HOLD_SECONDS)
+    seconds = body.get(field, default)
     if type(seconds) not in (int, float):
         plain = isinstance(seconds, str) and seconds.isprintable()
         raise invalid(field, "must be a number", _cut(seconds) if plain else _json_type(seconds))
-    if not 0 < seconds <= MAX_HOLD_SECONDS:  # NaN too
+    if not MIN_HOLD_SECONDS <= seconds <= MAX_HOLD_SECONDS:  # NaN too
         shown = seconds if abs(seconds) <= _SHOWN_NUMBER else "number"
         if seconds <= 0:
             raise invalid(field, "must be positive", shown)
+        if seconds < MIN_HOLD_SECONDS:
+            raise invalid(field, f"must be at least {MIN_HOLD_SECONDS:f} seconds", shown)
         raise invalid(field, f"must be at most {MAX_HOLD_SECONDS} seconds", shown)
     return timedelta(seconds=seconds)
+
+
+def hold_for(body: dict[str, Any]) -> timedelta:
+    """``hold_for_seconds`` (default 600) as a ``timedelta`` (:func:`_duration`)."""
+    return _duration(body, "hold_for_seconds", DEFAULT_HOLD_SECONDS)
+
+
+def offer_for(body: dict[str, Any]) -> timedelta:
+    """``offer_for_seconds`` (default 3600): how long a waiting list's offer is held."""
+    return _duration(body, "offer_for_seconds", DEFAULT_OFFER_SECONDS)
 
 
 def order_hold_for(body: dict[str, Any]) -> timedelta | None:
@@ -400,6 +429,7 @@ __all__ = [
     "http_error",
     "idempotency_key",
     "json_object",
+    "offer_for",
     "order_hold_for",
     "order_json",
     "order_lines",
@@ -407,5 +437,6 @@ __all__ = [
     "required",
     "reservation_json",
     "schedule_json",
+    "waitlist_entry_json",
     "wants_problem_json",
 ]

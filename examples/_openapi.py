@@ -4,9 +4,9 @@ The endpoints parse their requests by hand (so a bad value is the library's
 ``VALIDATION_ERROR``, never FastAPI's own 422 body), so FastAPI cannot infer the API:
 this module states it. Each route takes :func:`operation` (its ``responses`` and
 ``openapi_extra``), and :func:`install` adds the shared schemas. Limits and enumerations
-come from the code (``ErrorCode``, ``ReservationStatus``, ``examples._common``), and
-tests/web runs schemathesis against the running app to hold the description to its
-answers.
+come from the code (``ErrorCode``, ``ReservationStatus``, ``WaitlistStatus``,
+``examples._common``), and tests/web runs schemathesis against the running app to hold
+the description to its answers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 
 from examples._common import (
     DEFAULT_HOLD_SECONDS,
+    DEFAULT_OFFER_SECONDS,
     IDEMPOTENCY_HEADER,
     MAX_BODY_BYTES,
     MAX_COUNT,
@@ -27,9 +28,10 @@ from examples._common import (
     MAX_ORDER_LINES,
     MAX_PAGE_SIZE,
     MAX_POOLS,
+    MIN_HOLD_SECONDS,
     USER_HEADER,
 )
-from reservation_core import ErrorCode, ReservationStatus
+from reservation_core import ErrorCode, ReservationStatus, WaitlistStatus
 from reservation_core.contrib.http import JSON, PROBLEM_JSON
 
 
@@ -51,7 +53,7 @@ _COUNT = {"type": "integer", "maximum": MAX_COUNT}
 _QUANTITY = {**_COUNT, "minimum": 1, "default": 1}
 _TIME = {"type": "string", "format": "date-time"}
 _UUID = {"type": "string", "format": "uuid"}
-_HOLD_SECONDS = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_HOLD_SECONDS}
+_HOLD_SECONDS = {"type": "number", "minimum": MIN_HOLD_SECONDS, "maximum": MAX_HOLD_SECONDS}
 _POOLS = {"type": "array", "items": _ref("Id"), "maxItems": MAX_POOLS, "uniqueItems": True}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
@@ -82,6 +84,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "quantity": _QUANTITY,
             "hold_for_seconds": {**_HOLD_SECONDS, "default": DEFAULT_HOLD_SECONDS},
+        },
+    },
+    "NewWaitlistEntry": {
+        "type": "object",
+        "properties": {
+            "quantity": {**_QUANTITY, "description": "Seats wanted, all or none."},
+            "offer_for_seconds": {
+                **_HOLD_SECONDS,
+                "default": DEFAULT_OFFER_SECONDS,
+                "description": "How long an offer's hold lasts once it is made.",
+            },
         },
     },
     "NewOrderLine": {
@@ -133,6 +146,23 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         order_id=_UUID,
         lines={"type": "array", "items": _ref("Reservation"), "minItems": 1},
     ),
+    "WaitlistEntry": _record(
+        id=_UUID,
+        schedule_id=_ref("Id"),
+        user_id=_ref("Id"),
+        quantity={**_COUNT, "minimum": 1},
+        status={"type": "string", "enum": [str(status) for status in WaitlistStatus]},
+        position={
+            "anyOf": [{**_COUNT, "minimum": 1}, {"type": "null"}],
+            "description": "1-based place among the WAITING entries; WAITING only",
+        },
+        reservation_id={
+            "anyOf": [_UUID, {"type": "null"}],
+            "description": "the HELD reservation of the offer, once one was made",
+        },
+        created_at=_TIME,
+        updated_at=_TIME,
+    ),
     "ReservationPage": _record(
         items={"type": "array", "items": _ref("Reservation")},
         next_cursor={"anyOf": [{"type": "string"}, {"type": "null"}]},
@@ -163,10 +193,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 _WHEN = {
     400: "CAPACITY_EXCEEDED, RESERVATION_ALREADY_CANCELLED or ALREADY_REFUNDED",
     401: f"VALIDATION_ERROR: no {USER_HEADER} header (the authenticated user)",
-    404: "SCHEDULE_NOT_FOUND, RESERVATION_NOT_FOUND or ORDER_NOT_FOUND "
-    "(or another user's reservation or order)",
-    409: "SCHEDULE_ALREADY_EXISTS, DUPLICATE_RESERVATION, INVALID_STATE_TRANSITION "
-    "or CONCURRENCY_CONFLICT",
+    404: "SCHEDULE_NOT_FOUND, RESERVATION_NOT_FOUND, ORDER_NOT_FOUND or "
+    "WAITLIST_ENTRY_NOT_FOUND (or another user's reservation, order or entry)",
+    409: "SCHEDULE_ALREADY_EXISTS, DUPLICATE_RESERVATION, DUPLICATE_WAITLIST_ENTRY, "
+    "INVALID_STATE_TRANSITION or CONCURRENCY_CONFLICT",
     410: "HOLD_EXPIRED: the hold lapsed and its seats were released",
     413: f"VALIDATION_ERROR: the body is over {MAX_BODY_BYTES} bytes",
     422: "VALIDATION_ERROR naming the field, or IDEMPOTENCY_KEY_REUSED",
@@ -313,8 +343,22 @@ def checkout() -> dict[str, Any]:
     )
 
 
+def waitlist_join() -> dict[str, Any]:
+    """``POST /schedules/{schedule_id}/waitlist``: an entry on the list as ``X-User-Id``,
+    leading to reading it (its place in line) and leaving the list as the same user."""
+    return operation(
+        "join_waitlist",
+        201,
+        "WaitlistEntry",
+        ON_RESERVATIONS,
+        body="NewWaitlistEntry",
+        parameters=(USER,),
+        links=_as_owner("entry_id", "/id", "get_waitlist_entry", "leave_waitlist"),
+    )
+
+
 #: The path parameters that are the library's identifiers.
-_ID_PARAMETERS = {"schedule_id", "reservation_id", "order_id"}
+_ID_PARAMETERS = {"schedule_id", "reservation_id", "order_id", "entry_id"}
 
 
 def install(app: FastAPI) -> None:

@@ -7,10 +7,10 @@ default a SQLite file; a sync URL is reached through its asyncio driver)::
 
 The endpoints await the service on the event loop: no thread pool. ONE exception handler
 maps every ``BusinessException``, and one more the framework's own refusals (no such route,
-a method the route does not take) to the same body. Reservation and order routes act for
-the user named by the ``X-User-Id`` header (a stand-in for the host's authentication; see
-``examples._common.authenticated_user``). ``/openapi.json`` describes every body, header,
-answer and link (``examples._openapi``).
+a method the route does not take) to the same body. Reservation, order and waiting-list
+routes act for the user named by the ``X-User-Id`` header (a stand-in for the host's
+authentication; see ``examples._common.authenticated_user``). ``/openapi.json`` describes
+every body, header, answer and link (``examples._openapi``).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from examples._common import (
     idempotency_key,
     json_object,
     list_arguments,
+    offer_for,
     order_hold_for,
     order_json,
     order_lines,
@@ -47,6 +48,7 @@ from examples._common import (
     required,
     reservation_json,
     schedule_json,
+    waitlist_entry_json,
 )
 from examples._openapi import (
     LIST_QUERY,
@@ -57,6 +59,7 @@ from examples._openapi import (
     install,
     link,
     operation,
+    waitlist_join,
 )
 from reservation_core import AsyncReservationService, BusinessException
 from reservation_core.adapters.sqlalchemy import AsyncSqlAlchemyUnitOfWork, async_url
@@ -93,7 +96,7 @@ Key = Annotated[str | None, Depends(current_key)]
 
 _SCHEDULE_LINKS = {
     name: link(name, schedule_id="$response.body#/id")
-    for name in ("get_schedule", "create_reservation", "hold_reservation")
+    for name in ("get_schedule", "create_reservation", "hold_reservation", "join_waitlist")
 }
 
 
@@ -287,5 +290,31 @@ def create_app(url: str | None = None) -> FastAPI:
     )
     async def cancel_order(order_id: str, user: User) -> dict[str, Any]:
         return order_json(await service.cancel_order(order_id, user_id=user))
+
+    # --8<-- [start:waitlist]
+    @app.post("/schedules/{schedule_id}/waitlist", **waitlist_join())
+    async def join_waitlist(schedule_id: str, body: JsonBody, user: User) -> dict[str, Any]:
+        entry = await service.join_waitlist(
+            schedule_id, user, quantity=body.get("quantity", 1), offer_for=offer_for(body)
+        )
+        return waitlist_entry_json(entry)
+
+    # --8<-- [end:waitlist]
+
+    @app.get(
+        "/waitlist/{entry_id}",
+        **operation(
+            "get_waitlist_entry", 200, "WaitlistEntry", (401, 404, 422, 503), parameters=(USER,)
+        ),
+    )
+    async def get_waitlist_entry(entry_id: str, user: User) -> dict[str, Any]:
+        return waitlist_entry_json(await service.get_waitlist_entry(entry_id, user_id=user))
+
+    @app.post(
+        "/waitlist/{entry_id}/leave",
+        **operation("leave_waitlist", 200, "WaitlistEntry", ON_RESERVATIONS, parameters=(USER,)),
+    )
+    async def leave_waitlist(entry_id: str, user: User) -> dict[str, Any]:
+        return waitlist_entry_json(await service.leave_waitlist(entry_id, user_id=user))
 
     return app

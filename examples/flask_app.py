@@ -7,8 +7,8 @@ default a SQLite file)::
 
 ONE ``errorhandler`` maps every ``BusinessException``, and one more the framework's own
 refusals (no such route, a method the route does not take, a body over
-``MAX_BODY_BYTES``) to the same body. Reservation and order routes act for the user named
-by the ``X-User-Id`` header (a stand-in for the host's authentication; see
+``MAX_BODY_BYTES``) to the same body. Reservation, order and waiting-list routes act for
+the user named by the ``X-User-Id`` header (a stand-in for the host's authentication; see
 ``examples._common.authenticated_user``).
 """
 
@@ -34,6 +34,7 @@ from examples._common import (
     idempotency_key,
     json_object,
     list_arguments,
+    offer_for,
     order_hold_for,
     order_json,
     order_lines,
@@ -42,6 +43,7 @@ from examples._common import (
     required,
     reservation_json,
     schedule_json,
+    waitlist_entry_json,
 )
 from reservation_core import BusinessException
 
@@ -159,5 +161,21 @@ def create_app(engine: Engine | None = None) -> Flask:
     @app.post("/orders/<order_id>/cancel")
     def cancel_order(order_id: str) -> dict[str, Any]:
         return order_json(service.cancel_order(order_id, user_id=_user()))
+
+    @app.post("/schedules/<schedule_id>/waitlist")
+    def join_waitlist(schedule_id: str) -> tuple[dict[str, Any], int]:
+        body = json_object(request.get_data())
+        entry = service.join_waitlist(
+            schedule_id, _user(), quantity=body.get("quantity", 1), offer_for=offer_for(body)
+        )
+        return waitlist_entry_json(entry), 201
+
+    @app.get("/waitlist/<entry_id>")
+    def get_waitlist_entry(entry_id: str) -> dict[str, Any]:
+        return waitlist_entry_json(service.get_waitlist_entry(entry_id, user_id=_user()))
+
+    @app.post("/waitlist/<entry_id>/leave")
+    def leave_waitlist(entry_id: str) -> dict[str, Any]:
+        return waitlist_entry_json(service.leave_waitlist(entry_id, user_id=_user()))
 
     return app

@@ -24,4 +24,7 @@ urlpatterns = [
     path("orders/<str:order_id>", views.get_order),
     path("orders/<str:order_id>/confirm", views.confirm_order),
     path("orders/<str:order_id>/cancel", views.cancel_order),
+    path("schedules/<str:schedule_id>/waitlist", views.join_waitlist),
+    path("waitlist/<str:entry_id>", views.get_waitlist_entry),
+    path("waitlist/<str:entry_id>/leave", views.leave_waitlist),
 ]

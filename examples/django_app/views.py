@@ -1,8 +1,8 @@
 """The endpoints: parse JSON, call the service, answer JSON; errors go to the middleware.
 
 A JSON API authenticated by other means than Django's session cookie: CSRF-exempt, every
-route (``api``). Reservation and order routes act for the user named by the ``X-User-Id``
-header (a stand-in for the host's authentication; see
+route (``api``). Reservation, order and waiting-list routes act for the user named by the
+``X-User-Id`` header (a stand-in for the host's authentication; see
 ``examples._common.authenticated_user``).
 Django's own refusals (no such route, a method the route does not take, a body over
 ``MAX_BODY_BYTES``, a failed CSRF check) answer the library's ``{code, message, details}``
@@ -33,6 +33,7 @@ from examples._common import (
     idempotency_key,
     json_object,
     list_arguments,
+    offer_for,
     order_hold_for,
     order_json,
     order_lines,
@@ -41,6 +42,7 @@ from examples._common import (
     required,
     reservation_json,
     schedule_json,
+    waitlist_entry_json,
 )
 from examples.django_app.models import Order
 from reservation_core import BusinessException
@@ -243,3 +245,24 @@ def confirm_order(request: HttpRequest, order_id: str) -> JsonResponse:
 @api("POST")
 def cancel_order(request: HttpRequest, order_id: str) -> JsonResponse:
     return JsonResponse(order_json(get_service().cancel_order(order_id, user_id=_user(request))))
+
+
+@api("POST")
+def join_waitlist(request: HttpRequest, schedule_id: str) -> JsonResponse:
+    body = _body(request)
+    entry = get_service().join_waitlist(
+        schedule_id, _user(request), quantity=body.get("quantity", 1), offer_for=offer_for(body)
+    )
+    return JsonResponse(waitlist_entry_json(entry), status=201)
+
+
+@api("GET")
+def get_waitlist_entry(request: HttpRequest, entry_id: str) -> JsonResponse:
+    entry = get_service().get_waitlist_entry(entry_id, user_id=_user(request))
+    return JsonResponse(waitlist_entry_json(entry))
+
+
+@api("POST")
+def leave_waitlist(request: HttpRequest, entry_id: str) -> JsonResponse:
+    entry = get_service().leave_waitlist(entry_id, user_id=_user(request))
+    return JsonResponse(waitlist_entry_json(entry))

@@ -59,6 +59,10 @@ def test_a_hold_needs_a_user(web: WebClient, new_id: NewId) -> None:
         (0, "must be positive", 0),
         (-5, "must be positive", -5),
         (-0.5, "must be positive", -0.5),
+        # A timedelta counts microseconds: this would round to zero, and the service would
+        # refuse its own hold_for. The example refuses the field as sent instead.
+        (0.0000001, "must be at least 0.000001 seconds", 0.0000001),
+        (5e-324, "must be at least 0.000001 seconds", 5e-324),
         (31_536_001, "must be at most 31536000 seconds", 31_536_001),
         (10**12, "must be at most 31536000 seconds", 10**12),
         (10**30, "must be at most 31536000 seconds", "number"),

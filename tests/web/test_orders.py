@@ -104,6 +104,24 @@ def test_confirming_a_lapsed_order_is_410_and_expires_every_line(
     assert remaining(web, talk, workshop) == [5, 1]
 
 
+def test_a_sub_microsecond_hold_is_422_naming_hold_for_seconds(
+    web: WebClient, new_id: NewId
+) -> None:
+    """It would round to a zero ``timedelta``: refused as sent, not as the service's hold_for."""
+    talk, user = schedule(web, new_id), new_id("user")
+    answer = order(web, user, [{"schedule_id": talk}], hold_for_seconds=0.0000004)
+    assert (answer.status, answer.body["details"]) == (
+        422,
+        {
+            "field": "hold_for_seconds",
+            "reason": "must be at least 0.000001 seconds",
+            "value": 0.0000004,
+        },
+    )
+    assert remaining(web, talk) == [2]
+    assert web.get("/reservations", user=user).body == {"items": [], "next_cursor": None}
+
+
 def test_another_users_order_is_not_found(web: WebClient, new_id: NewId) -> None:
     user = new_id("user")
     booked = order(web, user, [{"schedule_id": schedule(web, new_id)}])
