@@ -216,7 +216,9 @@ def run(consumer: Consumer, argv: list[str] | None = None) -> int:
         required=True,
         help=f"the {consumer.service}'s base URL",
     )
-    parser.add_argument("--consumer", default=consumer.name)
+    parser.add_argument(
+        "--consumer", default=consumer.name, help=f"its name (default: {consumer.name})"
+    )
     parser.add_argument("--lease", type=float, default=30.0, help="seconds (default: 30)")
     parser.add_argument(
         "--retry-first", type=float, default=0.5, help="first pause, seconds (default: 0.5)"
