@@ -21,7 +21,7 @@ from examples.fake_payment_provider import FakePaymentProvider
 from reservation_core import BusinessException, ErrorCode, ReservationService
 from reservation_core.adapters.sqlalchemy import SqlAlchemyUnitOfWork, audit, metadata
 from tests.databases import make_engine, separate_database_url
-from tests.events.consumers import start_consumer, stop_consumer
+from tests.events.consumers import REFUND_CONSUMER, start_consumer, stop_consumer
 from tests.killer import kill_connections_until
 
 STORM_SECONDS = 3.0
@@ -103,12 +103,12 @@ def _storm(service: ReservationService) -> tuple[list[Exception], int]:
 def _drain_with_two_consumers(engine: Engine, refunds: int) -> FakePaymentProvider:
     url = engine.url.render_as_string(hide_password=False)
     with FakePaymentProvider() as provider:
-        consumers = [start_consumer(url, provider.url, lease=2) for _ in range(2)]
+        consumers = [start_consumer(REFUND_CONSUMER, url, provider.url, lease=2) for _ in range(2)]
         try:
-            done = provider.wait_for_refunds(refunds, timeout=120)
+            done = provider.wait_for_made(refunds, timeout=120)
         finally:
             stopped = [stop_consumer(consumer) for consumer in consumers]
-        assert done, f"{len(provider.refunds)} of {refunds} refunds reached the provider"
+        assert done, f"{len(provider.made)} of {refunds} refunds reached the provider"
         assert stopped == [(0, ""), (0, "")]
     return provider
 
@@ -156,7 +156,7 @@ def test_a_storm_under_connection_kills_leaves_exactly_the_events_of_each_histor
     refund_keys = {f"event-{i}" for i, _, t in events if t == "reservation.refunded"}
     assert refunded
     provider = _drain_with_two_consumers(engine, len(refunded))
-    assert set(provider.refunds) == refund_keys
+    assert set(provider.made) == refund_keys
     assert set(provider.requests) == refund_keys
-    assert sorted(r["reservation_id"] for r in provider.refunds.values()) == sorted(refunded)
+    assert sorted(r["reservation_id"] for r in provider.made.values()) == sorted(refunded)
     assert service.claim_events("refunds") == []  # both acknowledged all they claimed
