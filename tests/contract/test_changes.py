@@ -1,4 +1,4 @@
-"""Changing a reservation's quantity, on every backend (§16)."""
+"""Changing a reservation's quantity, on every backend (docs/holds.md, "Changing a booking")."""
 
 from __future__ import annotations
 

@@ -193,8 +193,8 @@ def take_lines(
     the lines count against is locked first, in the order of the counters' ids (so two
     such bookings never wait for each other in a cycle), then all lines are decided
     together (the domain's ``decide_lines``) and written, or none. Each line's schedule
-    first releases its lapsed holds (§13: "each line first releases its schedule's lapsed
-    holds"), under the locks, so a lapsed hold is never seen taking a seat an order needs.
+    first releases its lapsed holds (docs/orders.md), under the locks, so a lapsed hold
+    is never seen taking a seat an order needs.
     Returns the first line that does not fit, having written nothing but the expiries
     (the caller rolls back).
     """

@@ -1,6 +1,6 @@
 """The model's waiting lists: entries, live positions, and who a freeing move offers seats to.
 
-Written from the contract (§ Waiting lists): entries wait in join order; a move that frees
+Written from the contract (docs/waitlists.md): entries wait in join order; a move that frees
 seats on a schedule offers them, in that transaction, to the schedule's ``WAITING``
 entries that fit the seats now free in the schedule and each of its pools, first fit (an
 entry too big keeps its place), skipping a user who holds an active reservation there.
